@@ -1,0 +1,101 @@
+"""The ``dream`` command: thin wiring from arguments to the library. Logging is configured here only."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+import time
+
+from dream.errors import DreamError
+
+log = logging.getLogger("dream")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def _month(text: str) -> tuple[int, int]:
+    try:
+        day = dt.datetime.strptime(text, "%Y-%m").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a month as YYYY-MM, got {text!r}") from None
+    return day.year, day.month
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    from dream.calendar import IsoWeek, last_week_of_month, week_range
+    from dream.synth import generate
+
+    weeks = None
+    if args.end:
+        year, month = args.end
+        weeks = week_range(IsoWeek(year - args.years + 1, 1), last_week_of_month(year, month))
+    result = generate(args.persons, args.seed, args.out, weeks=weeks, progress=not args.quiet)
+    log.info(
+        "Wrote %s persons x %s weekly columns (%s columns) to %s in %.1f s; population table: %s",
+        f"{result.persons:,}", result.weeks, result.columns, result.path, result.seconds, result.population_path,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from dream.jobs import run_main
+
+    run_main(env=args.env, conf_dir=args.conf_dir, persons=args.persons)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dream", description="DREAM register pipeline on Spark + Delta")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    synth = sub.add_parser("synth", help="write a synthetic national DREAM wide table (Parquet)")
+    synth.add_argument("--persons", type=_positive_int, required=True)
+    synth.add_argument("--seed", type=_non_negative_int, default=1)
+    synth.add_argument("--out", required=True, help="the Parquet file to write")
+    synth.add_argument("--end", type=_month, help="last full month YYYY-MM (default: the last full month)")
+    synth.add_argument("--years", type=_positive_int, default=11, help="years of weeks up to --end (default 11)")
+    synth.add_argument("--quiet", action="store_true", help="no progress bar")
+    synth.set_defaults(func=cmd_synth)
+
+    run = sub.add_parser("run", help="the main job on an environment (default: embedded local default)")
+    run.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
+    run.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    run.add_argument("--persons", type=_positive_int, help="synthetic persons (default: from the config)")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    started = time.monotonic()
+    try:
+        args.func(args)
+    except DreamError as exc:
+        print(f"dream {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    log.info("dream %s finished in %.1f s", args.command, time.monotonic() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
