@@ -52,6 +52,12 @@ def cmd_synth(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from dream.jobs import run_ingest
+
+    run_ingest(args.input, args.warehouse, env=args.env, conf_dir=args.conf_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from dream.jobs import run_main
 
@@ -71,6 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--years", type=_positive_int, default=11, help="years of weeks up to --end (default 11)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(func=cmd_synth)
+
+    ingest = sub.add_parser("ingest", help="unpivot a national wide table into the long Delta tables")
+    ingest.add_argument("--input", required=True, help="Parquet file or folder, CSV, SAS (.sas7bdat/.xpt)")
+    ingest.add_argument("--warehouse", required=True, help="folder of the Delta tables")
+    ingest.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
+    ingest.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    ingest.set_defaults(func=cmd_ingest)
 
     run = sub.add_parser("run", help="the main job on an environment (default: embedded local default)")
     run.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")

@@ -3,9 +3,14 @@ partitions, no AQE), with Delta from the project's one session factory."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import pytest
 
 from dream.config import load_config
+from dream.ingest.pseudonym import KEY_ENV
+from tests.wide import TEST_KEY
 
 
 @pytest.fixture(scope="session")
@@ -17,13 +22,16 @@ def config():
 def spark(config, tmp_path_factory):
     from dream.session import get_spark
 
-    session = get_spark(config)
-    session.conf.set("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
+    scratch = str(tmp_path_factory.mktemp("spark-warehouse"))
+    spark_settings = dataclasses.replace(config.spark, conf={**config.spark.conf, "spark.sql.warehouse.dir": scratch})
+    session = get_spark(dataclasses.replace(config, spark=spark_settings))
     yield session
     session.stop()
 
 
-@pytest.fixture(autouse=True)
-def _pseudonym_key(monkeypatch):
-    """A fixed test key, so expected person ids can be computed by hand in the tests."""
-    monkeypatch.setenv("DREAM_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+@pytest.fixture(scope="session", autouse=True)
+def _pseudonym_key():
+    """A fixed test key for the whole run, so expected person ids can be computed in the tests."""
+    os.environ[KEY_ENV] = TEST_KEY.decode()
+    yield
+    os.environ.pop(KEY_ENV, None)

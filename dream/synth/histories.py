@@ -36,6 +36,10 @@ FOERTID = st.state_id("FOERTID")
 EFTERLOEN = st.state_id("EFTERLOEN")
 _S = {s.name: st.state_id(s.name) for s in st.STATES}
 
+# Weeks simulated before the range and thrown away: the stock of long spells (førtidspension, fleksjob,
+# aktivitetsparat kontanthjælp) settles, so the first years of the range look like the later ones.
+BURN_IN_WEEKS = 156
+
 _EXIT = {code: vocab.ydelser().index(code) for code in ("996", "997", "998", "999")}
 
 
@@ -72,18 +76,31 @@ def simulate(persons: Persons, layout: Layout, rng: np.random.Generator) -> Week
         cash_state=np.zeros((len(layout.quarters), n), dtype=np.uint8),
         dagpenge_year=np.zeros((len(layout.years), n), dtype=bool),
     )
-    spells = _initial_spells(persons, persons.age_at(layout.week_days[0]), rng)
+    first = layout.week_days[0] - 7 * BURN_IN_WEEKS
+    spells = _initial_spells(persons, persons.age_at(first), rng)
+    for b in range(BURN_IN_WEEKS):
+        _step(spells, persons, persons.age_at(first + 7 * b), rng)
+        _advance(spells)
     for w in range(weeks):
         age = persons.age_at(layout.week_days[w])
-        _enter_efterloen(spells, persons, age, rng)
-        ending = np.flatnonzero(spells.remain <= 0)
-        if ending.size:
-            _next_spells(spells, ending, persons, age, rng)
-        _start_active(spells, rng)
+        _step(spells, persons, age, rng)
         _record_week(out, w, layout, spells, persons, age)
-        spells.remain -= 1
-        spells.active_remain -= 1
+        _advance(spells)
     return out
+
+
+def _step(spells: _Spells, persons: Persons, age: np.ndarray, rng: np.random.Generator) -> None:
+    """Steps 1-3 of the module docstring: efterløn, spells that run out, active sub-spells."""
+    _enter_efterloen(spells, persons, age, rng)
+    ending = np.flatnonzero(spells.remain <= 0)
+    if ending.size:
+        _next_spells(spells, ending, persons, age, rng)
+    _start_active(spells, rng)
+
+
+def _advance(spells: _Spells) -> None:
+    spells.remain -= 1
+    spells.active_remain -= 1
 
 
 def _record_week(out: Weekly, w: int, layout: Layout, sp: _Spells, persons: Persons, age: np.ndarray) -> None:
@@ -141,7 +158,7 @@ def _initial_spells(persons: Persons, age: np.ndarray, rng: np.random.Generator)
 
 
 def _foertid_prevalence(age: np.ndarray) -> np.ndarray:
-    return np.select([age < 25, age < 35, age < 50, age < 67], [0.0, 0.01, 0.03, 0.06], 0.0)
+    return np.select([age < 25, age < 35, age < 50, age < 67], [0.0, 0.015, 0.04, 0.08], 0.0)
 
 
 def _enter_efterloen(sp: _Spells, persons: Persons, age: np.ndarray, rng: np.random.Generator) -> None:

@@ -45,6 +45,7 @@ class Persons:
 
     index: np.ndarray  # global person number 0..persons-1
     birth_day: np.ndarray  # days since EPOCH
+    birth_year: np.ndarray
     male: np.ndarray
     pnr: pa.Array
     foed_dato: pa.Array
@@ -66,12 +67,6 @@ class Persons:
     def age_at(self, day: int | np.ndarray) -> np.ndarray:
         return (day - self.birth_day) / DAYS_PER_YEAR
 
-    @property
-    def birth_year(self) -> np.ndarray:
-        return self.birth_dates().astype("datetime64[Y]").astype(np.int64) + 1970
-
-    def birth_dates(self) -> np.ndarray:
-        return np.datetime64(EPOCH, "D") + self.birth_day
 
 
 class PnrAllocator:
@@ -99,7 +94,10 @@ class PnrAllocator:
         base, capacity = _century_block(birth_year)
         if np.any(serial >= capacity):
             raise OverflowError("more synthetic persons share a birth date than CPR numbers allow")
-        return base + 2 * serial + male  # odd last digit for men, even for women
+        # Spread the serials over the block, as real ones are: k -> (7 k + offset) mod capacity is a
+        # bijection on 0..capacity-1 (7 is coprime to 2000 and 3000), so uniqueness is kept.
+        spread = (7 * serial + 37 * birth_day) % capacity
+        return base + 2 * spread + male  # odd last digit for men, even for women
 
 
 def _century_block(birth_year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -127,6 +125,7 @@ def make_persons(
     persons = Persons(
         index=index,
         birth_day=birth_day,
+        birth_year=birth_year,
         male=male,
         pnr=_pnr_strings(dates, serial),
         foed_dato=pa.array(dates.astype(str).astype("S10")).cast(pa.string()),

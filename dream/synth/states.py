@@ -49,7 +49,7 @@ STATES: tuple[StateSpec, ...] = (
     ),
     StateSpec(
         "KH_AKT", {"730": 1}, 60, 1.0, 520, 0.025,
-        {"SELF": 25, "KH_JOB": 30, "RESSOURCE": 12, "FOERTID": 5, "SYG": 6, "FORREVAL": 6, "JOBAFKL": 2,
+        {"SELF": 30, "KH_JOB": 20, "RESSOURCE": 12, "FOERTID": 3, "SYG": 6, "FORREVAL": 6, "JOBAFKL": 2,
          "FLEKSJOB": 2, "ANDEN": 2, "REVAL": 4, "SU": 6},
         cash=True,
     ),
@@ -74,9 +74,8 @@ STATES: tuple[StateSpec, ...] = (
         cash=True,
     ),
     StateSpec(
-        "SYG", {"890": 0.9, "899": 0.1}, 5, 1.0, 52, 0.004,
-        {"SELF": 82, "JOBAFKL": 7, "DAGPENGE": 4, "KH_AKT": 2, "FLEKSJOB": 2, "FORREVAL": 1, "REVAL": 1,
-         "FOERTID": 1},
+        "SYG", {"890": 0.9, "899": 0.1}, 6, 1.0, 52, 0.004,
+        {"SELF": 83, "JOBAFKL": 7, "DAGPENGE": 4, "KH_AKT": 2, "FLEKSJOB": 2, "FORREVAL": 1, "REVAL": 1},
     ),
     StateSpec(
         "JOBAFKL", {"870": 1}, 30, 0.6, 104, 0.03,
@@ -84,15 +83,15 @@ STATES: tuple[StateSpec, ...] = (
     ),
     StateSpec(
         "RESSOURCE", {"810": 1}, 80, 0.5, 260, 0.04,
-        {"FOERTID": 30, "FLEKSJOB": 20, "KH_AKT": 25, "SELF": 15, "JOBAFKL": 5, "REVAL": 5},
+        {"FOERTID": 20, "FLEKSJOB": 25, "KH_AKT": 25, "SELF": 20, "JOBAFKL": 5, "REVAL": 5},
     ),
     StateSpec(
         "FLEKSJOB", {"771": 0.95, "774": 0.05}, 150, 0.8, 1500, 0.0,
-        {"LEDIG": 45, "SELF": 20, "FOERTID": 10, "SYG": 15, "RESSOURCE": 5, "JOBAFKL": 5},
+        {"LEDIG": 45, "SELF": 25, "FOERTID": 5, "SYG": 15, "RESSOURCE": 5, "JOBAFKL": 5},
     ),
     StateSpec(
         "LEDIG", {"740": 1}, 18, 0.9, 78, 0.04,
-        {"FLEKSJOB": 65, "FOERTID": 15, "RESSOURCE": 10, "SELF": 5, "SYG": 5},
+        {"FLEKSJOB": 72, "FOERTID": 8, "RESSOURCE": 10, "SELF": 5, "SYG": 5},
     ),
     StateSpec("FOERTID", {"783": 0.97, "781": 0.03}, next={"FOERTID": 1}),
     StateSpec(
@@ -118,25 +117,25 @@ STATES: tuple[StateSpec, ...] = (
 AGE_BANDS = (18, 25, 30, 50, 60)
 ENTRY: dict[int, dict[str, dict[str, float]]] = {
     18: {
-        "M": {"SU": 40, "UH_JOB": 12, "UH_AKT": 6, "DAGPENGE": 8, "SYG": 10, "BARSEL": 1, "IY_JOB": 2, "ANDEN": 12},
-        "K": {"SU": 40, "UH_JOB": 12, "UH_AKT": 6, "DAGPENGE": 8, "SYG": 10, "BARSEL": 6, "IY_JOB": 2, "ANDEN": 12},
+        "M": {"SU": 40, "UH_JOB": 12, "UH_AKT": 6, "DAGPENGE": 8, "SYG": 14, "BARSEL": 1, "IY_JOB": 2, "ANDEN": 12},
+        "K": {"SU": 40, "UH_JOB": 12, "UH_AKT": 6, "DAGPENGE": 8, "SYG": 14, "BARSEL": 6, "IY_JOB": 2, "ANDEN": 12},
     },
     25: {
-        "M": {"SU": 18, "UH_JOB": 8, "UH_AKT": 4, "DAGPENGE": 25, "SYG": 15, "BARSEL": 4, "IY_JOB": 2, "ANDEN": 10},
-        "K": {"SU": 18, "UH_JOB": 8, "UH_AKT": 4, "DAGPENGE": 25, "SYG": 15, "BARSEL": 15, "IY_JOB": 2, "ANDEN": 10},
+        "M": {"SU": 18, "UH_JOB": 8, "UH_AKT": 4, "DAGPENGE": 25, "SYG": 22, "BARSEL": 4, "IY_JOB": 2, "ANDEN": 10},
+        "K": {"SU": 18, "UH_JOB": 8, "UH_AKT": 4, "DAGPENGE": 25, "SYG": 22, "BARSEL": 15, "IY_JOB": 2, "ANDEN": 10},
     },
     30: {
-        "M": {"DAGPENGE": 35, "SYG": 27, "KH_JOB": 8, "KH_AKT": 3, "BARSEL": 3, "ANDEN": 10, "IY_JOB": 2,
+        "M": {"DAGPENGE": 35, "SYG": 40, "KH_JOB": 4, "KH_AKT": 3, "BARSEL": 3, "ANDEN": 10, "IY_JOB": 2,
               "FORREVAL": 1, "JOBAFKL": 1, "SU": 3},
-        "K": {"DAGPENGE": 35, "SYG": 27, "KH_JOB": 8, "KH_AKT": 3, "BARSEL": 10, "ANDEN": 10, "IY_JOB": 2,
+        "K": {"DAGPENGE": 35, "SYG": 40, "KH_JOB": 4, "KH_AKT": 3, "BARSEL": 10, "ANDEN": 10, "IY_JOB": 2,
               "FORREVAL": 1, "JOBAFKL": 1, "SU": 3},
     },
     50: {
-        sex: {"DAGPENGE": 40, "SYG": 35, "KH_JOB": 6, "KH_AKT": 3, "ANDEN": 10, "FLEKSJOB": 2, "JOBAFKL": 2,
+        sex: {"DAGPENGE": 40, "SYG": 50, "KH_JOB": 4, "KH_AKT": 3, "ANDEN": 10, "FLEKSJOB": 2, "JOBAFKL": 2,
               "FORREVAL": 1}
         for sex in "MK"
     },
-    60: {sex: {"DAGPENGE": 40, "SYG": 40, "ANDEN": 10, "KH_JOB": 5, "FLEKSJOB": 3, "JOBAFKL": 2} for sex in "MK"},
+    60: {sex: {"DAGPENGE": 40, "SYG": 55, "ANDEN": 10, "KH_JOB": 5, "FLEKSJOB": 3, "JOBAFKL": 2} for sex in "MK"},
 }  # fmt: skip
 
 # Weight of an active code by its last digit (x3 guidance ... x9 nytteindsats); other active codes 0.05.
@@ -211,8 +210,8 @@ def _cumulative(rows: list[list[float]]) -> np.ndarray:
     width = max(len(r) for r in rows)
     out = np.ones((len(rows), width))
     for i, r in enumerate(rows):
-        if not r:
-            continue
+        if not sum(r):
+            continue  # a row never sampled (SELF has no `next`: its moves come from ENTRY)
         c = np.cumsum(r) / np.sum(r)
         c[-1] = 1.0  # exactly 1, so a uniform draw in [0, 1) never runs past the last option
         out[i, : len(c)] = c

@@ -1,0 +1,56 @@
+"""Jobs: extract -> transform -> load wiring shared by the CLI, ``jobs/`` (spark-submit) and notebooks.
+No rules live here; they live in the modules these call."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from dream.config import Config, load_config
+from dream.ingest import IngestResult, ingest
+from dream.session import get_spark
+
+log = logging.getLogger(__name__)
+
+
+def run_ingest(input_path: str, warehouse: str, env: str = "local", conf_dir: str | None = None,
+               progress: bool = True) -> IngestResult:
+    config = load_config(env, conf_dir)
+    spark = get_spark(config)
+    result = ingest(spark, input_path, warehouse, config, progress=progress)
+    _summary(result)
+    return result
+
+
+def run_main(env: str = "local", conf_dir: str | None = None, persons: int | None = None) -> IngestResult:
+    """The embedded default: a synthetic national table (made once, reused), ingested into Delta."""
+    config = load_config(env, conf_dir)
+    source = ensure_synthetic_input(config, persons)
+    spark = get_spark(config)
+    result = ingest(spark, str(source), config.paths.warehouse, config)
+    _summary(result)
+    return result
+
+
+def ensure_synthetic_input(config: Config, persons: int | None = None) -> Path:
+    from dream.synth import generate
+
+    path = Path(config.paths.synthetic_input)
+    persons = persons or config.synth.persons
+    marker = path.with_suffix(".persons")
+    if path.is_file() and marker.is_file() and marker.read_text().strip() == f"{persons}:{config.synth.seed}":
+        log.info("Reusing the synthetic table %s (%s persons)", path, f"{persons:,}")
+        return path
+    log.info("Generating a synthetic national table of %s persons at %s", f"{persons:,}", path)
+    generate(persons, config.synth.seed, path)
+    marker.write_text(f"{persons}:{config.synth.seed}")
+    return path
+
+
+def _summary(result: IngestResult) -> None:
+    log.info("Summary: %s persons in %.1f s; tables in %s:", f"{result.persons:,}", result.seconds, result.warehouse)
+    counts = {c.tabel: c for c in result.counts}
+    for table, version in result.versions.items():
+        c = counts.get(table)
+        rows = f"{c.skrevet:,} rows, {c.karantaene:,} quarantined" if c else ""
+        log.info("  %-14s version %-4d %s", table, version, rows)
