@@ -38,13 +38,11 @@ def _month(text: str) -> tuple[int, int]:
 
 
 def cmd_synth(args: argparse.Namespace) -> None:
-    from dream.calendar import IsoWeek, last_week_of_month, week_range
+    from dream.calendar import IsoWeek, last_full_month, last_week_of_month, week_range
     from dream.synth import generate
 
-    weeks = None
-    if args.end:
-        year, month = args.end
-        weeks = week_range(IsoWeek(year - args.years + 1, 1), last_week_of_month(year, month))
+    year, month = args.end or last_full_month(dt.date.today())
+    weeks = week_range(IsoWeek(year - args.years + 1, 1), last_week_of_month(year, month))
     result = generate(args.persons, args.seed, args.out, weeks=weeks, progress=not args.quiet)
     log.info(
         "Wrote %s persons x %s weekly columns (%s columns) to %s in %.1f s; population table: %s",

@@ -160,8 +160,12 @@ def test_ages_span_under_16_to_past_pension(national, weekly):
     assert (age_start < 16).any() and (age_start > 67).any()
     children = age_start < 15
     assert ((weekly[children] < 0) | _is_exit(weekly[children])).all(), "a benefit code before the age of 16"
+    exited = _is_exit(weekly)
+    assert exited[age_start > 70].all()  # folkepension, or died or emigrated before
     pension = np.isin(weekly, [CODES.index("998"), CODES.index("996")])
-    assert pension.any(axis=1)[age_start > 70].mean() > 0.8
+    reach_pension_age = ~exited[:, 0] & pension[:, -1]
+    assert reach_pension_age.sum() > 200
+    assert (age_start[reach_pension_age] > 60).all()
 
 
 # --- the other column families ------------------------------------------------------------------------------

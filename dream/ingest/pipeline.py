@@ -1,8 +1,10 @@
 """``ingest``: one national wide delivery -> the restricted long Delta tables, validated and reconciled.
 
-Stages: open the delivery (structural checks, nothing written) -> plan its columns -> persons and
-duplicates -> the distributed unpivot -> reconcile (before anything is published) -> write each table
--> check the rows each Delta commit reports against the reconciliation -> run log.
+Stages: open the delivery (structural checks; nothing is written before they pass) -> plan its columns
+-> persons and duplicates -> check every cell, counting the input and collecting quarantine rows -> write
+each table, the unpivot running inside the write -> reconcile: per table, the non-blank input cells must
+equal the rows its Delta commit reports having written plus the rows quarantined; if not, every table is
+rolled back to its version before the run -> run log.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +27,8 @@ from dream.errors import InputError, ReconciliationError
 from dream.ingest.families import Family, FamilySpec, load_families, plan_columns
 from dream.ingest.pseudonym import load_key
 from dream.ingest.sources import open_delivery
-from dream.ingest.tasks import PERSON_SCHEMA, SLICE_SCHEMA, person_task, unpivot_task
-from dream.ingest.unpivot import DUPLICATE, UNION_SCHEMA, Checks
+from dream.ingest.tasks import PERSON_SCHEMA, SLICE_SCHEMA, check_task, family_task, person_task
+from dream.ingest.unpivot import DUPLICATE, PROBLEM_SCHEMA, Checks, data_schema
 from dream.reference import benefit_codes, kommuner
 
 log = logging.getLogger(__name__)
@@ -34,7 +37,6 @@ PERSON_TABLE = "dsa_borger"
 QUARANTINE_TABLE = "karantaene"
 RUN_LOG_TABLE = "koersel_log"
 MAX_DUPLICATES = 100_000  # more than this is a broken delivery (concatenated twice?), not a data problem
-_PERIOD_COLUMN = {"week": "uge", "month": "maaned", "quarter": "kvartal"}
 # Partitions: the weekly table by year and municipality (DOMAIN.md §4.1); the thinner monthly, quarterly
 # and yearly tables by year only (their `kommune` column still filters well through Delta's file statistics).
 _PARTITIONS = {"week": ["aar", "kommune"]}
@@ -83,9 +85,10 @@ def ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config,
     for family, columns in plan.malformed.items():
         log.warning("%d %s columns have a malformed period; their cells go to quarantine: %s",
                     len(columns), family, columns[:10])
+    families = [f for f in spec.families if f.name in plan.columns]
 
     sc = spark.sparkContext
-    key = sc.broadcast(load_key(config.pseudonym))
+    key = sc.broadcast(load_key(config.pseudonym))  # a broadcast, never a literal in a plan
     slices = spark.createDataFrame([(s.path, s.row_group) for s in delivery.slices], SLICE_SCHEMA)
     slices = slices.repartition(len(delivery.slices))
 
@@ -97,35 +100,44 @@ def ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config,
     if len(duplicates) > MAX_DUPLICATES:
         raise InputError(f"{input_path}: more than {MAX_DUPLICATES:,} persons occur more than once: "
                          "was the delivery concatenated twice? Nothing was published.")
+    duplicates_holder = sc.broadcast(frozenset(duplicates))
 
-    log.info("Stage 2/4: unpivot %s families", len(plan.columns))
+    log.info("Stage 2/4: check every cell and count the input")
     checks = Checks(frozenset(c.ydelseskode for c in benefit_codes()), frozenset(k.kommunekode for k in kommuner()))
-    union = slices.mapInArrow(
-        unpivot_task(plan, spec, checks, key, sc.broadcast(frozenset(duplicates))), from_arrow_schema(UNION_SCHEMA)
-    ).persist(StorageLevel.MEMORY_AND_DISK)
+    problems = slices.mapInArrow(check_task(plan, spec, checks, key, duplicates_holder),
+                                 from_arrow_schema(PROBLEM_SCHEMA)).persist(StorageLevel.MEMORY_AND_DISK)
+    counted = input_counts(problems)
 
-    log.info("Stage 3/4: reconcile before publishing")
-    counts = reconcile(union, persons, delivery.rows, [f for f in spec.families if f.name in plan.columns
-                                                        or f.name in plan.malformed])
+    log.info("Stage 3/4: write %d Delta tables to %s", len(families) + 2, warehouse)
+    before = {name: current_version(spark, warehouse, name)
+              for name in [PERSON_TABLE, QUARANTINE_TABLE, *(f.table for f in families)]}
+    versions = {PERSON_TABLE: write_table(persons_output(persons), warehouse, PERSON_TABLE, []),
+                QUARANTINE_TABLE: write_table(quarantine_output(problems, persons), warehouse, QUARANTINE_TABLE, [])}
+    # The tables are independent: two writers at a time keep both cores busy while one commits.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {f.table: pool.submit(write_table, family_output(slices, plan, f, checks, key, duplicates_holder),
+                                        warehouse, f.table, _PARTITIONS.get(f.grain, ["aar"])) for f in families}
+        versions.update({table: future.result() for table, future in futures.items()})
+
+    log.info("Stage 4/4: reconcile input cells = rows written + rows quarantined")
+    person_rows = persons.agg(F.count(F.lit(1)).alias("n"), F.count("fejl").alias("bad")).first()
+    counts = [TableCount(PERSON_TABLE, delivery.rows, rows_written(spark, warehouse, PERSON_TABLE), person_rows.bad)]
+    for f in spec.families:
+        if f.table in counted:  # also a family whose only columns were malformed: all its cells quarantined
+            seen, quarantined = counted[f.table]
+            written = rows_written(spark, warehouse, f.table) if f.table in versions else 0
+            counts.append(TableCount(f.table, seen, written, quarantined))
+    problems.unpersist()
+    persons.unpersist()
     for c in counts:
         log.info("  %-14s input %12s = written %12s + quarantined %9s  %s", c.tabel, f"{c.input_celler:,}",
                  f"{c.skrevet:,}", f"{c.karantaene:,}", "OK" if c.holds else "MISMATCH")
-    if not all(c.holds for c in counts):
-        raise ReconciliationError("the counts do not reconcile (see above); nothing was published")
-
-    log.info("Stage 4/4: write Delta tables to %s", warehouse)
-    versions = {PERSON_TABLE: write_table(persons_output(persons), warehouse, PERSON_TABLE, [])}
-    for family in spec.families:
-        if family.name in plan.columns:
-            versions[family.table] = write_table(family_output(union, family), warehouse, family.table,
-                                                 _PARTITIONS.get(family.grain, ["aar"]))
-    versions[QUARANTINE_TABLE] = write_table(quarantine_output(union, persons), warehouse, QUARANTINE_TABLE, [])
-    verify_written(spark, warehouse, counts, versions)
-    union.unpersist()
-    persons.unpersist()
     result = IngestResult(run_id, warehouse, delivery.rows, counts, versions, plan.unmatched, plan.malformed,
                           seconds=time.monotonic() - started)
     write_run_log(spark, result, str(input_path))
+    if not all(c.holds for c in counts):
+        roll_back(spark, warehouse, before)
+        raise ReconciliationError("the counts do not reconcile (see above); the tables were rolled back")
     return result
 
 
@@ -137,45 +149,25 @@ def with_duplicates_flagged(persons: DataFrame) -> DataFrame:
     ).select("person_id", "koen", "foed_dato", "fejl")
 
 
-def reconcile(union: DataFrame, persons: DataFrame, input_persons: int, families: list[Family]) -> list[TableCount]:
-    """Per table: non-blank input cells (counted by the tasks) against data and quarantine rows."""
-    rows = (union.groupBy("tabel").agg(
+def input_counts(problems: DataFrame) -> dict[str, tuple[int, int]]:
+    """Table -> (non-blank input cells, quarantined cells); one small row per table."""
+    rows = problems.groupBy("tabel").agg(
         F.sum(F.when(F.col("slags") == "optalt", F.col("antal")).otherwise(0)).alias("input"),
-        F.sum((F.col("slags") == "data").cast("long")).alias("data"),
         F.sum((F.col("slags") == "karantaene").cast("long")).alias("karantaene"),
-    ).collect())  # one row per table: small
-    by_table = {r.tabel: r for r in rows}
-    person_rows = persons.agg(F.count(F.lit(1)).alias("n"), F.count("fejl").alias("bad")).first()
-    counts = [TableCount(PERSON_TABLE, input_persons, person_rows.n - person_rows.bad, person_rows.bad)]
-    for family in families:
-        r = by_table.get(family.table)
-        counts.append(TableCount(family.table, r.input or 0, r.data or 0, r.karantaene or 0) if r
-                      else TableCount(family.table, 0, 0, 0))
-    return counts
+    ).collect()
+    return {r.tabel: (r.input, r.karantaene) for r in rows}
 
 
 def persons_output(persons: DataFrame) -> DataFrame:
     return persons.where(F.col("fejl").isNull()).select("person_id", "koen", "foed_dato")
 
 
-def family_output(union: DataFrame, family: Family) -> DataFrame:
-    rows = union.where((F.col("slags") == "data") & (F.col("tabel") == family.table))
-    value = F.col("vaerdi").cast("double") if family.check == "fraction" else F.col("vaerdi")
-    columns = [F.col("person_id"), F.col("aar")]
-    if family.grain in _PERIOD_COLUMN:
-        columns.append(F.col("periode").alias(_PERIOD_COLUMN[family.grain]))
-    if family.grain == "week":
-        columns.append(F.col("dato").alias("uge_start"))
-    columns += [value.alias(family.value), F.col("kommune")]
-    out = rows.select(*columns)
-    if family.grain == "week":
-        # One file per (year, municipality) partition rather than one per task and partition.
-        out = out.repartition("aar", "kommune")
-    return out
+def family_output(slices: DataFrame, plan, family: Family, checks: Checks, key, duplicates) -> DataFrame:
+    return slices.mapInArrow(family_task(plan, family, checks, key, duplicates), from_arrow_schema(data_schema(family)))
 
 
-def quarantine_output(union: DataFrame, persons: DataFrame) -> DataFrame:
-    cells = union.where(F.col("slags") == "karantaene").select(
+def quarantine_output(problems: DataFrame, persons: DataFrame) -> DataFrame:
+    cells = problems.where(F.col("slags") == "karantaene").select(
         "tabel", "kolonne", "person_id", "aar", "periode", "vaerdi", "fejl")
     people = persons.where(F.col("fejl").isNotNull()).select(
         F.lit(PERSON_TABLE).alias("tabel"), F.lit(None).cast("string").alias("kolonne"), "person_id",
@@ -199,18 +191,37 @@ def write_table(df: DataFrame, warehouse: str, name: str, partitions: list[str])
     return version
 
 
-def verify_written(spark: SparkSession, warehouse: str, counts: list[TableCount], versions: dict[str, int]) -> None:
-    """The rows each Delta commit reports having written must be the reconciled data rows."""
+def current_version(spark: SparkSession, warehouse: str, name: str) -> int | None:
     from delta.tables import DeltaTable
 
-    for c in counts:
-        if c.tabel not in versions:
-            continue
-        metrics = (DeltaTable.forPath(spark, table_path(warehouse, c.tabel)).history(1)
-                   .select("operationMetrics").first().operationMetrics)
-        written = int(metrics.get("numOutputRows", -1))
-        if written != c.skrevet:
-            raise ReconciliationError(f"{c.tabel}: the Delta commit wrote {written:,} rows, expected {c.skrevet:,}")
+    path = table_path(warehouse, name)
+    if not DeltaTable.isDeltaTable(spark, path):
+        return None
+    return DeltaTable.forPath(spark, path).history(1).select("version").first().version
+
+
+def rows_written(spark: SparkSession, warehouse: str, name: str) -> int:
+    """The rows the table's latest Delta commit reports having written (its own count, not ours)."""
+    from delta.tables import DeltaTable
+
+    metrics = (DeltaTable.forPath(spark, table_path(warehouse, name)).history(1)
+               .select("operationMetrics").first().operationMetrics)
+    return int(metrics.get("numOutputRows", -1))
+
+
+def roll_back(spark: SparkSession, warehouse: str, before: dict[str, int | None]) -> None:
+    """Put every table back as it was before the run: restore the old version, or remove a new table."""
+    import shutil
+
+    from delta.tables import DeltaTable
+
+    for name, version in before.items():
+        path = table_path(warehouse, name)
+        if version is None:
+            shutil.rmtree(path, ignore_errors=True)
+        elif current_version(spark, warehouse, name) != version:
+            DeltaTable.forPath(spark, path).restoreToVersion(version)
+        log.warning("Rolled %s back to %s", name, "nothing" if version is None else f"version {version}")
 
 
 def write_run_log(spark: SparkSession, result: IngestResult, source: str) -> None:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 from tqdm import tqdm
 
 from dream.calendar import IsoWeek, default_week_range
@@ -30,6 +31,8 @@ from dream.synth.writer import chunk_table, open_writer
 log = logging.getLogger(__name__)
 
 _FIRST_YEAR, _LAST_YEAR = 1950, 2080  # birth dates must fit the CPR century rule and the serial table
+# CPR numbers allow 2,000-3,000 persons per birth date and sex; 50 million persons use about a third of that.
+_MAX_PERSONS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def generate(
 ) -> SynthResult:
     """Write ``persons`` synthetic persons over ``weeks`` (default: the last 11 years) to ``out``."""
     _check_whole(persons, "--persons", minimum=1, what="a positive whole number")
+    if persons > _MAX_PERSONS:
+        raise InputError(f"--persons must be at most {_MAX_PERSONS:,} (ten times Denmark), got {persons:,}")
     _check_whole(seed, "--seed", minimum=0, what="a whole number >= 0")
     _check_whole(chunk_size, "--chunk-size", minimum=1, what="a positive whole number")
     weeks = list(weeks) if weeks is not None else default_week_range(today or dt.date.today())
@@ -95,7 +100,10 @@ class _Written:
     population: Population
 
 
-def _write_wide(path, layout, schema, persons, seed, chunk_size, progress) -> _Written:
+def _write_wide(
+    path: str, layout: Layout, schema: pa.Schema, persons: int, seed: int, chunk_size: int, progress: bool
+) -> _Written:
+    """Generate and append chunk after chunk; only one chunk is alive at a time."""
     partial = path + ".partial"
     pnrs, population = PnrAllocator(), Population(layout)
     starts = range(0, persons, chunk_size)
@@ -111,6 +119,7 @@ def _write_wide(path, layout, schema, persons, seed, chunk_size, progress) -> _W
                 population.add(chunk.persons, chunk.residence)
                 bar.update(len(index))
                 log.debug("chunk %s: persons %s-%s written", chunk_index, start, start + len(index) - 1)
+                del chunk  # free it before the next one is built, not after
         os.replace(partial, path)
     except BaseException:
         if os.path.exists(partial):

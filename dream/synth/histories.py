@@ -136,14 +136,12 @@ def _initial_spells(persons: Persons, age: np.ndarray, rng: np.random.Generator)
     n = persons.n
     in_benefit = (age >= 18) & (rng.random(n) < np.array([0.05, 0.15, 0.40])[persons.risk])
     state = np.where(in_benefit, _remap(_entry_states(age, persons, rng), age, persons, rng), SELF)
-    foertid = (rng.random(n) < _foertid_prevalence(age) * np.array([0.3, 1.0, 3.0])[persons.risk])
+    foertid = rng.random(n) < _foertid_prevalence(age) * np.array([0.3, 1.0, 3.0])[persons.risk]
     state = np.where(foertid, FOERTID, state)
     fleks = (age >= 30) & (age < 65) & (rng.random(n) < 0.025)
     state = np.where(fleks & ~foertid, FLEKSJOB, state)
 
-    remain = np.where(
-        state == SELF, _self_weeks(persons.risk, age, rng), _benefit_weeks(state, rng)
-    )  # fmt: skip
+    remain = np.where(state == SELF, _self_weeks(persons.risk, age, rng), _benefit_weeks(state, rng))
     # Mid-spell: a random share of the spell is already behind the person.
     remain = 1 + np.floor(remain * rng.random(n)).astype(np.int64)
     return _Spells(
@@ -169,7 +167,9 @@ def _enter_efterloen(sp: _Spells, persons: Persons, age: np.ndarray, rng: np.ran
         _start(sp, idx, np.full(idx.size, EFTERLOEN), np.full(idx.size, st.LIFELONG), rng)
 
 
-def _next_spells(sp: _Spells, idx: np.ndarray, persons: Persons, age: np.ndarray, rng) -> None:
+def _next_spells(
+    sp: _Spells, idx: np.ndarray, persons: Persons, age: np.ndarray, rng: np.random.Generator
+) -> None:
     """Start the next spell for the persons ``idx`` whose spell has run out."""
     a = age[idx]
     current = sp.state[idx]

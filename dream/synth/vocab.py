@@ -35,6 +35,8 @@ class Vocab:
         return pa.array(_BLANKS + list(self.values), type=pa.string())
 
     def index(self, value: str) -> int:
+        if value not in self.values:
+            raise KeyError(f"{value!r} is not in the synthetic vocabulary {self.values[:5]}...")
         return 2 + self.values.index(value)
 
     def indices(self, values: list[str]) -> np.ndarray:
