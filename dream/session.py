@@ -127,3 +127,21 @@ def check_spark_keys(spark: SparkSession, settings: dict[str, str]) -> None:
     unknown = [key for key in sql_keys if key not in defined]
     if unknown:
         raise ConfigError(f"unknown Spark SQL setting(s) {unknown} in the configuration: check the spelling")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m dream.session --env ENV`` prints the Delta package and the jar cache folder, resolving
+    the package once (with a short-lived local session) if no earlier start has done so."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--env", default="local")
+    config = load_config(parser.parse_args(argv).env)
+    cache = Path(config.delta.jar_cache).expanduser()
+    if _remembered_package(cache, config.delta.packages) is None:
+        get_spark(config).stop()
+    print(resolved_delta_package(config), cache)
+
+
+if __name__ == "__main__":
+    main()
