@@ -56,6 +56,12 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     run_ingest(args.input, args.warehouse, env=args.env, conf_dir=args.conf_dir)
 
 
+def cmd_model(args: argparse.Namespace) -> None:
+    from dream.jobs import run_model
+
+    run_model(args.warehouse, env=args.env, conf_dir=args.conf_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from dream.jobs import run_main
 
@@ -82,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
     ingest.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
     ingest.set_defaults(func=cmd_ingest)
+
+    model = sub.add_parser("model", help="dimensions, week fact, transitions 52 weeks on and key figures")
+    model.add_argument("--warehouse", required=True, help="folder of the Delta tables (made by ingest)")
+    model.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
+    model.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    model.set_defaults(func=cmd_model)
 
     run = sub.add_parser("run", help="the main job on an environment (default: embedded local default)")
     run.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from dream.config import Config, load_config
 from dream.ingest import IngestResult, ingest
+from dream.model.pipeline import build_model
 from dream.session import get_spark
 
 log = logging.getLogger(__name__)
@@ -22,13 +23,24 @@ def run_ingest(input_path: str, warehouse: str, env: str = "local", conf_dir: st
     return result
 
 
+def run_model(warehouse: str, env: str = "local", conf_dir: str | None = None) -> dict[str, int]:
+    config = load_config(env, conf_dir)
+    versions = build_model(get_spark(config), warehouse)
+    for table, version in versions.items():
+        log.info("  %-18s version %d", table, version)
+    return versions
+
+
 def run_main(env: str = "local", conf_dir: str | None = None, persons: int | None = None) -> IngestResult:
-    """The embedded default: a synthetic national table (made once, reused), ingested into Delta."""
+    """The embedded default: a synthetic national table (made once, reused), ingested into Delta, and the
+    model (dimensions, week fact, transitions, key figures) built on it."""
     config = load_config(env, conf_dir)
     source = ensure_synthetic_input(config, persons)
     spark = get_spark(config)
     result = ingest(spark, str(source), config.paths.warehouse, config)
     _summary(result)
+    for table, version in build_model(spark, config.paths.warehouse).items():
+        log.info("  %-18s version %d", table, version)
     return result
 
 

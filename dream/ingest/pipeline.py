@@ -30,10 +30,12 @@ from dream.ingest.sources import open_delivery
 from dream.ingest.tasks import PERSON_SCHEMA, SLICE_SCHEMA, check_task, family_task, person_task
 from dream.ingest.unpivot import DUPLICATE, PROBLEM_SCHEMA, Checks, data_schema
 from dream.reference import benefit_codes, kommuner
+from dream.tables import current_version, roll_back, rows_written, table_path, write_table
 
 log = logging.getLogger(__name__)
 
 PERSON_TABLE = "dsa_borger"
+WEEKS_TABLE = "dsa_uger"  # the delivered weeks: what later stages need to tell a blank week from no data
 QUARANTINE_TABLE = "karantaene"
 RUN_LOG_TABLE = "koersel_log"
 MAX_DUPLICATES = 100_000  # more than this is a broken delivery (concatenated twice?), not a data problem
@@ -65,10 +67,6 @@ class IngestResult:
     malformed_columns: dict[str, list[str]]
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
-
-
-def table_path(warehouse: str | Path, name: str) -> str:
-    return str(Path(warehouse) / name)
 
 
 def ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config,
@@ -110,8 +108,9 @@ def ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config,
 
     log.info("Stage 3/4: write %d Delta tables to %s", len(families) + 2, warehouse)
     before = {name: current_version(spark, warehouse, name)
-              for name in [PERSON_TABLE, QUARANTINE_TABLE, *(f.table for f in families)]}
-    versions = {PERSON_TABLE: write_table(persons_output(persons), warehouse, PERSON_TABLE, []),
+              for name in [WEEKS_TABLE, PERSON_TABLE, QUARANTINE_TABLE, *(f.table for f in families)]}
+    versions = {WEEKS_TABLE: write_table(delivered_weeks(spark, plan), warehouse, WEEKS_TABLE, []),
+                PERSON_TABLE: write_table(persons_output(persons), warehouse, PERSON_TABLE, []),
                 QUARANTINE_TABLE: write_table(quarantine_output(problems, persons), warehouse, QUARANTINE_TABLE, [])}
     # The tables are independent: two writers at a time keep both cores busy while one commits.
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -158,6 +157,12 @@ def input_counts(problems: DataFrame) -> dict[str, tuple[int, int]]:
     return {r.tabel: (r.input, r.karantaene) for r in rows}
 
 
+def delivered_weeks(spark: SparkSession, plan) -> DataFrame:
+    """Every week the delivery has a column for (from its column names: blank weeks included)."""
+    rows = sorted((p.aar, p.periode, p.start) for _, p in plan.columns["y"])
+    return spark.createDataFrame(rows, "aar int, uge int, uge_start date").coalesce(1)
+
+
 def persons_output(persons: DataFrame) -> DataFrame:
     return persons.where(F.col("fejl").isNull()).select("person_id", "koen", "foed_dato")
 
@@ -174,54 +179,6 @@ def quarantine_output(problems: DataFrame, persons: DataFrame) -> DataFrame:
         F.lit(None).cast("int").alias("aar"), F.lit(None).cast("int").alias("periode"),
         F.lit(None).cast("string").alias("vaerdi"), "fejl")
     return cells.unionByName(people).coalesce(1)
-
-
-def write_table(df: DataFrame, warehouse: str, name: str, partitions: list[str]) -> int:
-    """Overwrite one Delta table (a single atomic commit) and return its new version."""
-    from delta.tables import DeltaTable
-
-    path = table_path(warehouse, name)
-    started = time.monotonic()
-    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-    if partitions:
-        writer = writer.partitionBy(*partitions)
-    writer.save(path)
-    version = DeltaTable.forPath(df.sparkSession, path).history(1).select("version").first().version
-    log.info("  wrote %-14s version %d in %.1f s", name, version, time.monotonic() - started)
-    return version
-
-
-def current_version(spark: SparkSession, warehouse: str, name: str) -> int | None:
-    from delta.tables import DeltaTable
-
-    path = table_path(warehouse, name)
-    if not DeltaTable.isDeltaTable(spark, path):
-        return None
-    return DeltaTable.forPath(spark, path).history(1).select("version").first().version
-
-
-def rows_written(spark: SparkSession, warehouse: str, name: str) -> int:
-    """The rows the table's latest Delta commit reports having written (its own count, not ours)."""
-    from delta.tables import DeltaTable
-
-    metrics = (DeltaTable.forPath(spark, table_path(warehouse, name)).history(1)
-               .select("operationMetrics").first().operationMetrics)
-    return int(metrics.get("numOutputRows", -1))
-
-
-def roll_back(spark: SparkSession, warehouse: str, before: dict[str, int | None]) -> None:
-    """Put every table back as it was before the run: restore the old version, or remove a new table."""
-    import shutil
-
-    from delta.tables import DeltaTable
-
-    for name, version in before.items():
-        path = table_path(warehouse, name)
-        if version is None:
-            shutil.rmtree(path, ignore_errors=True)
-        elif current_version(spark, warehouse, name) != version:
-            DeltaTable.forPath(spark, path).restoreToVersion(version)
-        log.warning("Rolled %s back to %s", name, "nothing" if version is None else f"version {version}")
 
 
 def write_run_log(spark: SparkSession, result: IngestResult, source: str) -> None:

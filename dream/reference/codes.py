@@ -115,3 +115,22 @@ def visitation_families() -> dict[str, dict[str, str]]:
         name: {k: v for k, v in f.items() if k != "codes"}
         for name, f in _mapping()["visitation_families"].items()
     }
+
+
+def visitation_categories() -> dict[str, str]:
+    """Visitation category -> "jobparat" or "aktivitetsparat" (the family variant it selects)."""
+    return dict(_mapping()["visitation_categories"])
+
+
+def recipient_status() -> dict[str, str]:
+    """"same" / "other" / "none" -> the status text of seed 000."""
+    return dict(_mapping()["recipient_status"])
+
+
+def key_figure_groups() -> list[str]:
+    return list(_mapping()["key_figure_groups"])
+
+
+def selected_groups() -> tuple[str, list[str]]:
+    s = _mapping()["selected_groups"]
+    return s["name"], list(s["groups"])

@@ -1,0 +1,114 @@
+"""Week fact, transitions 52 weeks on and key figures, on a hand-made delivery with hand-computed results.
+
+The delivery's last week is 2021-W10 (Monday 8 March 2021), so a week is followed up only if its Monday
++ 364 days is at most 8 March 2021, i.e. up to 2020-W11; later weeks are censored.
+"""
+
+import datetime as dt
+
+import pytest
+from chispa import assert_df_equality
+
+from dream.ingest import ingest
+from dream.model.pipeline import build_model
+from tests.wide import pid, write_parquet
+
+FORTSAT, ANDEN, IKKE = "Modtager fortsat ydelsen", "Modtager anden ydelse", "Modtager ikke længere ydelser"
+KJ_J, KJ_A = "Kontanthjælp (Jobparate)", "Kontanthjælp (Aktivitetsparate)"
+A, B, C, D, E = "0101701234", "0202801234", "0303901234", "0404601234", "0505851234"
+WEEKS = ["y_1938", "y_2010", "y_2011", "y_2037", "y_2038", "y_2039", "y_2109", "y_2110"]
+
+
+def person(pnr, **cells):
+    row = {"pnr": pnr, "koen": "K", "foed_dato": "1970-06-30", **{w: "" for w in WEEKS}}
+    row.update(cells)
+    return row
+
+
+DELIVERY = [
+    # A moves from 101 to 147; blank exactly 52 weeks after 2019-W38, on benefits either side of it.
+    person(A, y_1938="130", y_2037="130", y_2039="130", nykom_2019="101", nykom_2020="147"),
+    # B: 2020 has 53 weeks, so 52 weeks after 2020-W10 is 2021-W09 (same benefit), not 2021-W10 (111).
+    person(B, y_2010="890", y_2109="890", y_2110="111", nykom_2020="751", nykom_2021="751"),
+    # C: code 730 both times; the visitation category moves the group from job- to activity-ready.
+    person(C, y_1938="730", y_2038="730", visit_2019_3="jobparat", visit_2020_3="aktivitetsparat",
+           nykom_2019="101", nykom_2020="101"),
+    # D: dagpenge, then dead (999) 52 weeks later; residence unknown in 2020.
+    person(D, y_1938="111", y_2038="999", nykom_2019="101", nykom_2020=""),
+    # E: two weeks of March 2020 with different outcomes: the month takes the last week's.
+    person(E, y_2010="130", y_2011="130", y_2109="130", nykom_2020="101", nykom_2021="101"),
+]
+
+
+@pytest.fixture(scope="module")
+def warehouse(spark, config, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("model")
+    ingest(spark, write_parquet(DELIVERY, folder / "d.parquet"), str(folder / "wh"), config, progress=False)
+    build_model(spark, str(folder / "wh"))
+    return folder / "wh"
+
+
+def load(spark, warehouse, name):
+    return spark.read.format("delta").load(str(warehouse / name))
+
+
+def test_transitions_52_weeks_on(spark, warehouse):
+    got = load(spark, warehouse, "overgang_52").select(
+        "person_id", "aar", "uge", "kommune", "ydelsesgruppe", "ydelsesgruppe_52", "ydelseskode_52", "modtagerstatus")
+    expected = spark.createDataFrame([
+        (pid(A), 2019, 38, "101", KJ_J, "Ingen ydelse", None, IKKE),
+        (pid(B), 2020, 10, "751", "Sygedagpenge", "Sygedagpenge", "890", FORTSAT),
+        (pid(C), 2019, 38, "101", KJ_J, KJ_A, "730", ANDEN),
+        (pid(D), 2019, 38, "101", "A-dagpenge", "Anden ydelse", "999", ANDEN),
+        (pid(E), 2020, 10, "101", KJ_J, KJ_J, "130", FORTSAT),
+        (pid(E), 2020, 11, "101", KJ_J, "Ingen ydelse", None, IKKE),
+    ], "person_id string, aar int, uge int, kommune string, ydelsesgruppe string, ydelsesgruppe_52 string, "
+       "ydelseskode_52 string, modtagerstatus string")
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_fact_lays_residence_visitation_and_age_on_weeks(spark, warehouse):
+    fact = {(r.person_id, r.aar, r.uge): r for r in load(spark, warehouse, "fact_dream").collect()}
+    assert fact[(pid(A), 2019, 38)].kommune == "101" and fact[(pid(A), 2020, 37)].kommune == "147"
+    assert fact[(pid(D), 2020, 38)].kommune == "000"
+    c19, c20 = fact[(pid(C), 2019, 38)], fact[(pid(C), 2020, 38)]
+    assert (c19.ydelsesgruppe, c19.visitationskategori, c19.kvartal) == (KJ_J, "jobparat", 3)
+    assert (c20.ydelsesgruppe, c20.visitationskategori) == (KJ_A, "aktivitetsparat")
+    assert fact[(pid(B), 2020, 10)].alder == 49  # born 30 June 1970, Thursday 5 March 2020
+    assert fact[(pid(B), 2021, 9)].maaned == 3
+    assert len(fact) == 13  # every non-blank person-week, censored ones included
+
+
+def key_figures(spark, warehouse, period, level, area):
+    rows = load(spark, warehouse, "noegletal").where(
+        f"periode = '{period}' and niveau = '{level}' and omraade = '{area}'").collect()
+    return {r.ydelsesgruppe: (r.antal_borgere, r.antal_fortsat, r.antal_anden, r.antal_ikke_laengere) for r in rows}
+
+
+def test_key_figures_per_week_municipality_region_and_country(spark, warehouse):
+    week38 = {KJ_J: (2, 0, 1, 1), "A-dagpenge": (1, 0, 1, 0), "Udvalgte ydelser": (2, 1, 0, 1)}
+    assert key_figures(spark, warehouse, "2019-W38", "kommune", "101") == week38
+    assert key_figures(spark, warehouse, "2019-W38", "region", "1084") == week38
+    assert key_figures(spark, warehouse, "2019-W38", "land", "DK") == week38
+    assert key_figures(spark, warehouse, "2020-W10", "land", "DK") == {
+        "Sygedagpenge": (1, 1, 0, 0), KJ_J: (1, 1, 0, 0), "Udvalgte ydelser": (1, 1, 0, 0)}
+
+
+def test_a_month_counts_each_person_once_with_their_last_week(spark, warehouse):
+    # March 2020: E in weeks 10 (fortsat) and 11 (ikke længere) counts once, as ikke længere.
+    assert key_figures(spark, warehouse, "2020-03", "kommune", "101") == {
+        KJ_J: (1, 0, 0, 1), "Udvalgte ydelser": (1, 0, 0, 1)}
+
+
+def test_statuses_add_up_to_recipients_and_shares_to_one(spark, warehouse):
+    for r in load(spark, warehouse, "noegletal").collect():
+        assert r.antal_fortsat + r.antal_anden + r.antal_ikke_laengere == r.antal_borgere
+        assert abs(r.andel_fortsat + r.andel_anden + r.andel_ikke_laengere - 1) < 1e-9
+
+
+def test_dimensions(spark, warehouse):
+    tid = {(r.aar, r.uge): r for r in load(spark, warehouse, "dim_tid").collect()}
+    assert tid[(2019, 38)].maaned_navn == "2019-09" and tid[(2021, 9)].uge_start == dt.date(2021, 3, 1)
+    assert load(spark, warehouse, "dim_kommune").count() == 99
+    assert load(spark, warehouse, "dim_ydelse").count() == 134
+    assert load(spark, warehouse, "dim_modtagerstatus").count() == 3
