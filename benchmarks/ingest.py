@@ -140,7 +140,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=REPO / "data" / "bench",
                         help="folder of the generated inputs (default data/bench/)")
     parser.add_argument("--workdir", type=Path, default=REPO / "data" / "bench" / "work",
-                        help="folder for the outputs and logs, emptied per tool (default data/bench/work/)")
+                        help="folder for the outputs (replaced per run) and logs (default data/bench/work/)")
     parser.add_argument("--duckdb-job", type=Path, help=argparse.SUPPRESS)  # internal: the DuckDB child
     return parser.parse_args(argv)
 

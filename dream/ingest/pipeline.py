@@ -114,8 +114,8 @@ def ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config,
                 QUARANTINE_TABLE: write_table(quarantine_output(problems, persons), warehouse, QUARANTINE_TABLE, [])}
     # The tables are independent: two writers at a time keep both cores busy while one commits.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {f.table: pool.submit(write_table, family_output(slices, plan, f, checks, key, duplicates_holder),
-                                        warehouse, f.table, _PARTITIONS.get(f.grain, ["aar"])) for f in families}
+        futures = {f.table: pool.submit(write_family, family_output(slices, plan, f, checks, key, duplicates_holder),
+                                        warehouse, f) for f in families}
         versions.update({table: future.result() for table, future in futures.items()})
 
     log.info("Stage 4/4: reconcile input cells = rows written + rows quarantined")
@@ -169,6 +169,12 @@ def persons_output(persons: DataFrame) -> DataFrame:
 
 def family_output(slices: DataFrame, plan, family: Family, checks: Checks, key, duplicates) -> DataFrame:
     return slices.mapInArrow(family_task(plan, family, checks, key, duplicates), from_arrow_schema(data_schema(family)))
+
+
+def write_family(df: DataFrame, warehouse: str, family: Family) -> int:
+    partitions = _PARTITIONS.get(family.grain, ["aar"])
+    stats = [c for c in data_schema(family).names if c not in partitions and c != "person_id"]
+    return write_table(df, warehouse, family.table, partitions, stats_columns=stats)
 
 
 def quarantine_output(problems: DataFrame, persons: DataFrame) -> DataFrame:
