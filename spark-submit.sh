@@ -34,8 +34,10 @@ with zipfile.ZipFile("dist/dream.zip", "w", zipfile.ZIP_DEFLATED) as z:
             z.write(p)
 PY
 read -r package ivy < <("$python" -m dream.session --env "$env")
+SPARK_HOME="$("$python" -c 'import os, pyspark; print(os.path.dirname(pyspark.__file__))')"
+export SPARK_HOME PYSPARK_PYTHON="$PWD/$python"
 
-exec .venv/bin/spark-submit \
+exec "$SPARK_HOME/bin/spark-submit" \
   --master "$master" \
   --packages "$package" \
   --conf "spark.jars.ivy=$ivy" \

@@ -154,14 +154,15 @@ def duckdb_rows(table: Path) -> int:
     """Rows of the Parquet files under ``table``, counted by DuckDB."""
     import duckdb
 
-    return duckdb.connect().execute("SELECT count(*) FROM read_parquet($p)", {"p": str(table / "**" / "*.parquet")}).fetchone()[0]
+    files = str(table / "**" / "*.parquet")
+    return duckdb.connect().execute("SELECT count(*) FROM read_parquet($p)", {"p": files}).fetchone()[0]
 
 
 def print_table(rows: list[tuple[str, Run, float, int]]) -> None:
     """One line per tool, then the dream/duckdb ratios."""
     header = ("tool", "wall s", "step s", "output rows", "peak RSS MB")
-    cells = [header] + [(tool, f"{run.seconds:.1f}", f"{step:.1f}", "?" if n is None else f"{n:,}", f"{run.peak_mb:,.0f}")
-                        for tool, run, step, n in rows]
+    cells = [header] + [(tool, f"{run.seconds:.1f}", f"{step:.1f}", "?" if n is None else f"{n:,}",
+                         f"{run.peak_mb:,.0f}") for tool, run, step, n in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row in cells:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))

@@ -169,11 +169,15 @@ except ImportError:
     print("matplotlib er ikke installeret: intet diagram")
 
 if plt is not None and rows_status:
-    fig, ax = plt.subplots(figsize=(8, 0.4 * len(rows_status) + 1.5))
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(10, 0.4 * len(rows_status) + 1.8))
     ax.barh([f"{status} / {group}" for status, group, _ in rows_status], [n for *_, n in rows_status])
     ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("Antal borgere")
-    ax.set_title(f"{YDELSESGRUPPE}, kommune {kommune}, uge {aar}-W{uge:02d}: 52 uger efter")
+    ax.set_title(f"{YDELSESGRUPPE}, kommune {kommune}, uge {aar}-W{uge:02d}:\n"
+                 "modtagerstatus og ydelsesgruppe 52 uger efter")
     fig.tight_layout()
     plt.show()
 

@@ -111,3 +111,29 @@ def test_iso_year_differs_from_calendar_year(spark, config, tmp_path):
     got = {(r.aar, r.uge, r.uge_start) for r in load(spark, warehouse, "dsa_y").collect()}
     # 2015-W53 ends on Sunday 3 Jan 2016; 2025-W01 starts on Monday 30 Dec 2024.
     assert got == {(2015, 53, D(2015, 12, 28)), (2025, 1, D(2024, 12, 30))}
+
+
+def test_the_pseudonym_key_stays_out_of_logs_and_query_plans(spark, config, tmp_path, caplog, monkeypatch):
+    from dream.ingest.families import load_families, plan_columns
+    from dream.ingest.pipeline import family_output
+    from dream.ingest.pseudonym import KEY_ENV, pseudonymise
+    from dream.ingest.tasks import SLICE_SCHEMA
+    from dream.ingest.unpivot import Checks
+
+    key = "distinctive-secret-key-0987654321"
+    monkeypatch.setenv(KEY_ENV, key)
+    source = write_parquet(DELIVERY, tmp_path / "d.parquet")
+    with caplog.at_level("DEBUG"):
+        ingest(spark, source, str(tmp_path / "wh"), config, progress=False)
+    assert key not in caplog.text
+    ids = {r.person_id for r in load(spark, tmp_path / "wh", "dsa_borger").collect()}
+    assert ids == {pseudonymise(key.encode(), "0101701234"), pseudonymise(key.encode(), "0202801234")}
+
+    spec = load_families()
+    plan = plan_columns(list(DELIVERY[0]), spec, source)
+    holder = spark.sparkContext.broadcast(key.encode())
+    slices = spark.createDataFrame([(source, 0)], SLICE_SCHEMA)
+    weekly = family_output(slices, plan, spec.families[0], Checks(frozenset(), frozenset()), holder,
+                           spark.sparkContext.broadcast(frozenset()))
+    executed = weekly._jdf.queryExecution().toString()
+    assert "MapInArrow" in executed and key not in executed
