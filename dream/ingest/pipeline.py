@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark import StorageLevel
@@ -66,7 +66,6 @@ class IngestResult:
     unmatched_columns: list[str]
     malformed_columns: dict[str, list[str]]
     seconds: float = 0.0
-    notes: list[str] = field(default_factory=list)
 
 
 def ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config,
@@ -106,7 +105,7 @@ def ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config,
                                  from_arrow_schema(PROBLEM_SCHEMA)).persist(StorageLevel.MEMORY_AND_DISK)
     counted = input_counts(problems)
 
-    log.info("Stage 3/4: write %d Delta tables to %s", len(families) + 2, warehouse)
+    log.info("Stage 3/4: write %d Delta tables to %s", len(families) + 3, warehouse)
     before = {name: current_version(spark, warehouse, name)
               for name in [WEEKS_TABLE, PERSON_TABLE, QUARANTINE_TABLE, *(f.table for f in families)]}
     versions = {WEEKS_TABLE: write_table(delivered_weeks(spark, plan), warehouse, WEEKS_TABLE, []),
@@ -119,8 +118,8 @@ def ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config,
         versions.update({table: future.result() for table, future in futures.items()})
 
     log.info("Stage 4/4: reconcile input cells = rows written + rows quarantined")
-    person_rows = persons.agg(F.count(F.lit(1)).alias("n"), F.count("fejl").alias("bad")).first()
-    counts = [TableCount(PERSON_TABLE, delivery.rows, rows_written(spark, warehouse, PERSON_TABLE), person_rows.bad)]
+    quarantined_persons = persons.where(F.col("fejl").isNotNull()).count()
+    counts = [TableCount(PERSON_TABLE, delivery.rows, rows_written(spark, warehouse, PERSON_TABLE), quarantined_persons)]
     for f in spec.families:
         if f.table in counted:  # also a family whose only columns were malformed: all its cells quarantined
             seen, quarantined = counted[f.table]
