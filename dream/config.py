@@ -52,6 +52,18 @@ class PseudonymSettings:
 
 
 @dataclass(frozen=True)
+class RefreshSettings:
+    """The monthly refresh (``dream refresh``): history window, maintenance and the erasure schedule."""
+
+    history_years: int = 11  # years kept in the published layer, as FLIS keeps them
+    retention_hours: int = 1080  # VACUUM: files of replaced versions are erased after 45 days
+    vacuum: str = "full"  # full | lite (only files the Delta log knows of) | off
+    compact_below_mb: int = 8  # OPTIMIZE a table whose files average less than this; 0 = never
+    lock_wait_seconds: int = 0  # a second refresh waits this long for the first, then stops
+    max_person_drop: int = 20  # percent fewer persons than the last delivery that stops a refresh
+
+
+@dataclass(frozen=True)
 class Config:
     env: str
     spark: SparkSettings
@@ -59,6 +71,7 @@ class Config:
     paths: Paths
     synth: SynthSettings
     pseudonym: PseudonymSettings
+    refresh: RefreshSettings = field(default_factory=RefreshSettings)
     spark_defaults: dict[str, str] = field(default_factory=dict)
 
 

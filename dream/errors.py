@@ -19,3 +19,7 @@ class InputError(DreamError, ValueError):
 
 class ReconciliationError(DreamError):
     pass
+
+
+class RefreshLockedError(DreamError):
+    """Another refresh holds the warehouse."""

@@ -35,3 +35,33 @@ def _pseudonym_key():
     os.environ[KEY_ENV] = TEST_KEY.decode()
     yield
     os.environ.pop(KEY_ENV, None)
+
+
+@pytest.fixture(scope="session")
+def deliveries(tmp_path_factory):
+    """Two monthly deliveries of the same 60 synthetic persons: 2025-W01 to September 2026, and to October."""
+    from dream.synth import generate
+    from dream.calendar import IsoWeek, last_week_of_month, week_range
+
+    folder = tmp_path_factory.mktemp("deliveries")
+    paths = {}
+    for month in (9, 10):
+        weeks = week_range(IsoWeek(2025, 1), last_week_of_month(2026, month))
+        paths[month] = str(generate(60, 7, folder / f"dream_2026-{month:02d}.parquet", weeks=weeks, progress=False).path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def published(spark, config, deliveries, tmp_path_factory):
+    """Deliveries 2026-09 and 2026-10 refreshed one after the other into one warehouse (see tests/deliveries.py)."""
+    from dream.refresh import refresh
+    from tests.deliveries import Published, copy_warehouse, fingerprints
+
+    folder = tmp_path_factory.mktemp("published")
+    state = Published(deliveries[9], deliveries[10], folder / "warehouse", folder / "after-september")
+    refresh(spark, state.september, str(state.warehouse), config, progress=False)
+    state.september_prints = fingerprints(spark, state.warehouse)
+    copy_warehouse(state.warehouse, state.after_september)
+    refresh(spark, state.october, str(state.warehouse), config, progress=False)
+    state.october_prints = fingerprints(spark, state.warehouse)
+    return state

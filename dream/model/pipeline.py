@@ -1,5 +1,5 @@
-"""``build_model``: the long tables of a warehouse -> dimensions, ``fact_dream``, ``overgang_52`` and
-``noegletal`` as Delta tables in the same warehouse."""
+"""``build_model``: the long tables of a warehouse -> dimensions, ``fact_dream``, ``overgang_52``,
+``noegletal``, the spell tables and the measure tables, as Delta tables in the same warehouse."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
+from dream.measures.pipeline import build_measures
+from dream.model.activation import build_activation_spells
 from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim_ydelse, dim_ydelsesgruppe
 from dream.model.fact import build_fact, monthly_values
 from dream.model.keyfigures import build_key_figures
+from dream.model.spells import build_runs, build_spells, delivered_span, spell_months
 from dream.model.transitions import build_transitions
+from dream.model.visitation import build_visitation_spells, check_events
 from dream.tables import table_path, write_table
 
 log = logging.getLogger(__name__)
@@ -31,8 +36,18 @@ OPTIONAL = {
 }
 
 
-def build_model(spark: SparkSession, warehouse: str) -> dict[str, int]:
-    """Returns table -> new Delta version."""
+# Optional DFDG input: one row per visitation start (person_id, starttidspunkt, visitationskategori).
+DFDG_VISITATION_TABLE = "dfdg_visitation"
+# Delta statistics only where they skip files; 64-character person ids skip nothing and cost write time.
+_SPELL_STATS = ["ydelsesgruppe", "start_uge_start", "slut_uge_start", "kommune"]
+
+
+def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
+                window_weeks: int = DEFAULT_WINDOW_WEEKS, first_year: int | None = None) -> dict[str, int]:
+    """Returns table -> new Delta version. ``measures=False`` stops after the spell tables;
+    ``window_weeks`` is the long window of ``maaling_andel_paa_ydelse`` (seed 002: 300 weeks);
+    ``first_year``: the history window: the published layer holds the (ISO) years from it on only."""
+    check_window(window_weeks)  # before the long build, not after it
     started = time.monotonic()
 
     def read(name):
@@ -40,29 +55,66 @@ def build_model(spark: SparkSession, warehouse: str) -> dict[str, int]:
         if name in OPTIONAL and not DeltaTable.isDeltaTable(spark, path):
             log.warning("No %s table in %s: its values are empty in fact_dream", name, warehouse)
             return spark.createDataFrame([], OPTIONAL[name])
-        return spark.read.format("delta").load(path)
+        table = spark.read.format("delta").load(path)
+        if first_year is not None and name.startswith("dsa_") and "aar" in table.columns:
+            table = table.where(F.col("aar") >= first_year)
+        return table
 
     versions = {}
-    log.info("Model 1/4: dimensions")
+    log.info("Model 1/6: dimensions")
     weeks = read("dsa_uger")
     dims = {"dim_tid": dim_tid(weeks), "dim_kommune": dim_kommune(spark), "dim_ydelse": dim_ydelse(spark),
             "dim_ydelsesgruppe": dim_ydelsesgruppe(spark), "dim_modtagerstatus": dim_modtagerstatus(spark)}
     for name, df in dims.items():
         versions[name] = write_table(df.coalesce(1), warehouse, name, [])
 
-    log.info("Model 2/4: fact_dream")
+    log.info("Model 2/6: fact_dream")
     monthly = monthly_values(read("dsa_branche"), read("dsa_arbsted"), read("dsa_virkform"), read("dsa_grad"))
     fact = build_fact(read("dsa_y"), read("dim_ydelse"), read("dsa_borger"), read("dsa_visit"), read("dsa_match"),
                       monthly, read("dsa_ak"), read("dsa_afm"))
     versions["fact_dream"] = write_table(fact, warehouse, "fact_dream", ["aar"])
 
-    log.info("Model 3/4: overgang_52")
+    log.info("Model 3/6: overgang_52")
     last_monday = weeks.agg(F.max("uge_start")).first()[0]  # one value
     overgang = build_transitions(read("fact_dream"), last_monday)
     versions["overgang_52"] = write_table(overgang, warehouse, "overgang_52", ["aar"])
 
-    log.info("Model 4/4: noegletal")
+    log.info("Model 4/6: noegletal")
     key_figures = build_key_figures(read("overgang_52"), read("dim_kommune"))
     versions["noegletal"] = write_table(key_figures.coalesce(4), warehouse, "noegletal", ["periodetype"])
+
+    log.info("Model 5/6: spells (fact_forloeb_maaned, fact_forloeb, fact_ydelsesperiode, fact_aktivering)")
+    versions.update(build_spell_tables(spark, warehouse))
+    if measures:
+        log.info("Model 6/6: measures")
+        versions.update(build_measures(spark, warehouse, window_weeks=window_weeks))
     log.info("Model built in %.1f s", time.monotonic() - started)
+    return versions
+
+
+def build_spell_tables(spark: SparkSession, warehouse: str) -> dict[str, int]:
+    """Benefit spells, raw runs and activation spells from ``fact_dream`` and ``dim_tid``; the weekly DFDG
+    visitation spells too when the warehouse holds a ``dfdg_visitation`` table. Returns table -> version."""
+    def read(name):
+        return spark.read.format("delta").load(table_path(warehouse, name))
+
+    fact, span = read("fact_dream"), delivered_span(read("dim_tid"))
+    versions = {"fact_forloeb_maaned": write_table(spell_months(fact), warehouse, "fact_forloeb_maaned", ["aar"],
+                                                   stats_columns=["ydelsesgruppe", "periode", "kommune", "dage"])}
+    # fact_forloeb is made from the month rows just written: a small scan instead of a second pass over weeks.
+    spells = build_spells(read("fact_forloeb_maaned"), span)
+    versions["fact_forloeb"] = write_table(spells, warehouse, "fact_forloeb", ["ydelsesgruppe"],
+                                           stats_columns=_SPELL_STATS[1:])
+    versions["fact_ydelsesperiode"] = write_table(build_runs(fact), warehouse, "fact_ydelsesperiode",
+                                                  ["ydelsesgruppe"], stats_columns=_SPELL_STATS[1:])
+    versions["fact_aktivering"] = write_table(build_activation_spells(fact, span), warehouse, "fact_aktivering",
+                                              ["start_aar"], stats_columns=_SPELL_STATS)
+    dfdg = table_path(warehouse, DFDG_VISITATION_TABLE)
+    if DeltaTable.isDeltaTable(spark, dfdg):
+        events = read(DFDG_VISITATION_TABLE)
+        check_events(events, f"the {DFDG_VISITATION_TABLE} table at {dfdg}")
+        log.info("DFDG visitation events found: laying them out weekly up to %s", span.last_full_month_end)
+        weekly = build_visitation_spells(events, span.last_full_month_end)
+        versions["fact_visitation_uge"] = write_table(weekly, warehouse, "fact_visitation_uge", ["aar"],
+                                                      stats_columns=["uge_start", "visitationskategori"])
     return versions

@@ -134,3 +134,70 @@ def key_figure_groups() -> list[str]:
 def selected_groups() -> tuple[str, list[str]]:
     s = _mapping()["selected_groups"]
     return s["name"], list(s["groups"])
+
+
+# Spells and jobindsats-style measures (seed 002, 003, 004).
+
+def exit_codes() -> list[str]:
+    """The codes that end a person's history (996-999): no benefit, so never part of a benefit spell."""
+    return [c.ydelseskode for c in benefit_codes() if c.exit]
+
+
+def activation_groups() -> list[str]:
+    """The groups with at least one active code, in mapping order: the groups a passive share means
+    something for (a group without active codes would be 100 % passive by construction)."""
+    active = {c.ydelsesgruppe for c in benefit_codes() if c.aktiv}
+    return [g for g in group_names() if g in active]
+
+
+@dataclass(frozen=True)
+class DurationInterval:
+    inddeling: str  # "maaned", "sum" or "aar": the intervals of one inddeling partition the recipients
+    sortering: int
+    varighed: str
+    fra: int  # days, included
+    til: int | None  # days, included; None = open
+
+
+_INDDELINGER = ("maaned", "sum", "aar")
+
+
+def duration_intervals() -> list[DurationInterval]:
+    """The duration intervals of seed 003 Skema 1, in days; checked so that each inddeling covers its
+    range without gaps or overlaps."""
+    out = [DurationInterval(r["inddeling"], i, r["varighed"], int(r["fra"]),
+                            None if r["til"] is None else int(r["til"]))
+           for i, r in enumerate(_mapping()["duration_intervals"], start=1)]
+    for name in _INDDELINGER:
+        parts = [d for d in out if d.inddeling == name]
+        ends, starts = [d.til for d in parts[:-1]], [d.fra for d in parts[1:]]
+        if not parts or None in ends or parts[-1].til is not None \
+                or any(start != end + 1 for end, start in zip(ends, starts)):
+            raise ReferenceDataError(f"duration_intervals in ydelsesgrupper.yaml: the {name!r} intervals must "
+                                     "follow each other without gaps or overlaps and end open (til: null)")
+    if unknown := {d.inddeling for d in out} - set(_INDDELINGER):
+        raise ReferenceDataError(f"duration_intervals in ydelsesgrupper.yaml: unknown inddeling {sorted(unknown)}; "
+                                 f"use one of {list(_INDDELINGER)}")
+    return out
+
+
+@dataclass(frozen=True)
+class ProgressionRules:
+    employment_codes: frozenset[str]
+    company_activation_types: frozenset[str]
+    status: dict  # "employment" / "company" / "other" / "unknown" -> status text
+
+
+def progression_rules() -> ProgressionRules:
+    p = _mapping()["progression"]
+    known_types = {c.aktiveringstype for c in benefit_codes()}
+    if unknown := set(p["company_activation_types"]) - known_types:
+        raise ReferenceDataError(f"progression.company_activation_types in ydelsesgrupper.yaml: {sorted(unknown)} "
+                                 f"is not an activation type; known: {sorted(known_types)}")
+    return ProgressionRules(frozenset(_expand(p["employment_codes"])), frozenset(p["company_activation_types"]),
+                            dict(p["status"]))
+
+
+def public_support_total() -> str:
+    """The label of the all-groups row in the public-support measures."""
+    return str(_mapping()["public_support_total"])

@@ -1,0 +1,214 @@
+"""Benefit spells (ydelsesforløb) per person and ydelsesgruppe, and raw code runs, from ``fact_dream``
+(DOMAIN.md §4.4, seed 003 "Hvordan beregnes ydelsesvarighed?").
+
+**Spell.** The person's weeks in one group that no whole calendar month without a week of that group
+separates. A week belongs to the month of its Thursday, so two consecutive weeks of the group (consecutive
+among the person's weeks in that group) belong to one spell exactly when their months are the same or
+adjacent: months m1 < m2 leave m2 - m1 - 1 whole months between them, and one is enough to break the spell.
+Exit codes (996-999) are no benefit and never part of a spell.
+
+**Duration** (seed 003: "from the last day on the benefit ... back to the first day of the spell"): from
+the Monday of the spell's first week to the Sunday of its last week, both included: 7 days per calendar
+week of the spell, the short gaps inside it included (they do not break it, so they count, as in
+jobindsats). ``uger_med_ydelse`` counts only the weeks with the benefit.
+
+**Municipality** (seed 003 "Bestemmelse af kommunetilhørsforhold"): the residence in the spell's last week;
+in ``fact_forloeb_maaned`` the residence in the person's last week of the group in that month, which is the
+spell's end as seen from that month.
+
+**Running / censored.** A spell is still running at the end of the data when no whole calendar month lies
+between its last week and the end of the delivery (only months wholly delivered count: the last month may
+be cut off). Symmetrically, a spell whose start has no whole delivered month before it may have begun
+before the data (``startet_foer_data``): its duration is then a lower bound.
+
+**Raw runs** (``fact_ydelsesperiode``): consecutive calendar weeks with the same code (and group: the
+cash-benefit codes change group with the visitation category), the way public DREAM tools collapse weeks
+into periods; any blank week ends a run. Exit codes are runs too: this table is the raw record.
+
+Every step is a window over the person's weeks (one shuffle per table); nothing loops on the driver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from dream.calendar import IsoWeek
+from dream.errors import InputError
+from dream.model.weeks import month_label, thursday
+from dream.reference.codes import exit_codes
+
+SPELL_KEYS = ["person_id", "ydelsesgruppe"]
+DAYS_PER_WEEK = 7
+WEEKS_PASSIVE_WINDOW = 52  # seed 004: no active offer "in the last 12 months", in weeks
+_EPOCH_MONDAY = dt.date(1970, 1, 5)
+
+SPELL_MONTH_COLUMNS = [
+    "person_id", "ydelsesgruppe", "forloeb_nr", "aar", "periode", "uge", "uge_start", "kommune", "alder",
+    "forloeb_start", "forloeb_start_aar", "forloeb_start_uge", "uger_i_maaned", "uger_med_ydelse", "dage",
+    "aktive_uger_52",
+]
+SPELL_COLUMNS = [
+    "person_id", "ydelsesgruppe", "forloeb_nr", "start_aar", "start_uge", "start_uge_start", "slut_aar",
+    "slut_uge", "slut_uge_start", "uger", "uger_med_ydelse", "dage", "igangvaerende", "startet_foer_data",
+    "kommune",
+]
+RUN_COLUMNS = [
+    "person_id", "periode_nr", "ydelseskode", "ydelsesgruppe", "start_aar", "start_uge", "start_uge_start",
+    "slut_aar", "slut_uge", "slut_uge_start", "uger", "kommune",
+]
+
+
+# --- column functions -------------------------------------------------------------------------------
+
+def day_number(monday: Column) -> Column:
+    """Days since a fixed Monday: a number a range frame can step over (7 per week)."""
+    return F.datediff(monday, F.lit(_EPOCH_MONDAY))
+
+
+def month_index(monday: Column) -> Column:
+    """year * 12 + month - 1 of the week's Thursday: adjacent months differ by exactly 1, across years too."""
+    t = thursday(monday)
+    return F.year(t) * 12 + F.month(t) - 1
+
+
+def days_between_weeks(first_monday: Column, last_monday: Column) -> Column:
+    """Days from the first week's Monday to the last week's Sunday, both included."""
+    return F.datediff(last_monday, first_monday) + DAYS_PER_WEEK
+
+
+# --- the delivered span -------------------------------------------------------------------------------
+
+def _month_index(day: dt.date) -> int:
+    year, month = IsoWeek.of(day).maaned
+    return year * 12 + month - 1
+
+
+@dataclass(frozen=True)
+class DeliveredSpan:
+    """The first and last delivered weeks and the first and last months wholly inside them."""
+    first_monday: dt.date
+    last_monday: dt.date
+    first_full_month: int  # month index (year * 12 + month - 1)
+    last_full_month: int
+
+    @property
+    def last_full_month_end(self) -> dt.date:
+        year, month = divmod(self.last_full_month + 1, 12)
+        return dt.date(year, month + 1, 1) - dt.timedelta(days=1)
+
+    @staticmethod
+    def of(first_monday: dt.date, last_monday: dt.date) -> DeliveredSpan:
+        week = dt.timedelta(days=7)
+        first, last = _month_index(first_monday), _month_index(last_monday)
+        # A month is whole when the week before the first (after the last) delivered week lies outside it.
+        first_full = first if _month_index(first_monday - week) != first else first + 1
+        last_full = last if _month_index(last_monday + week) != last else last - 1
+        return DeliveredSpan(first_monday, last_monday, first_full, last_full)
+
+
+def delivered_span(dim_tid: DataFrame) -> DeliveredSpan:
+    """From ``dim_tid`` (every delivered week); one aggregate row comes back to the driver."""
+    first, last = dim_tid.agg(F.min("uge_start"), F.max("uge_start")).first()
+    if first is None:
+        raise InputError("dim_tid has no weeks: build the model from an ingested delivery (dream ingest) first")
+    return DeliveredSpan.of(first, last)
+
+
+# --- spells ---------------------------------------------------------------------------------------------
+
+def benefit_weeks(fact: DataFrame) -> DataFrame:
+    """The person-weeks that can be part of a spell: every week with a code, exit codes excepted."""
+    return fact.where(~F.col("ydelseskode").isin(exit_codes())).select(
+        *SPELL_KEYS, "aar", "uge", "uge_start", "kommune", "alder",
+        F.coalesce(F.col("aktiv"), F.lit(False)).alias("aktiv"))
+
+
+def with_spell_numbers(weeks: DataFrame) -> DataFrame:
+    """Each person-week in a group gets its spell number, the spell's first week (``start``), the number
+    of active weeks of the group in the 52 calendar weeks up to it, and whether it is the person's last
+    week of the group in its month. All frames share one window order, so Spark sorts once."""
+    by_group = Window.partitionBy(*SPELL_KEYS).orderBy("dag")
+    so_far = by_group.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    last_52_weeks = by_group.rangeBetween(-DAYS_PER_WEEK * (WEEKS_PASSIVE_WINDOW - 1), 0)
+    month = F.col("mnd")
+    previous_month = F.lag(month).over(by_group)
+    starts = previous_month.isNull() | (month - previous_month >= 2)  # >= 1 whole month in between
+    first_week = F.struct(F.col("uge_start").alias("uge_start"), "aar", "uge", "nr")
+    return (weeks
+            .withColumn("dag", day_number(F.col("uge_start")))
+            .withColumn("mnd", month_index(F.col("uge_start")))
+            .withColumn("nr", F.row_number().over(by_group))
+            .withColumn("ny", starts)
+            .withColumn("forloeb_nr", F.sum(F.col("ny").cast("int")).over(so_far).cast("int"))
+            # Starts only grow, so the latest start so far is the start of the current spell.
+            .withColumn("start", F.max(F.when(F.col("ny"), first_week)).over(so_far))
+            .withColumn("aktive_uger_52", F.sum(F.col("aktiv").cast("int")).over(last_52_weeks))
+            .withColumn("sidst_i_maaned", F.coalesce(F.lead(month).over(by_group) != month, F.lit(True))))
+
+
+def spell_months(fact: DataFrame) -> DataFrame:
+    """``fact_forloeb_maaned``: one row per person, group and month with a week of the group, holding the
+    person's last week of the group in that month and the spell as seen from there (duration so far,
+    active weeks in the last 52 weeks). Rows are distinct persons per group and month."""
+    numbered = with_spell_numbers(benefit_weeks(fact)).where("sidst_i_maaned")
+    months = Window.partitionBy(*SPELL_KEYS).orderBy("dag")  # same partitioning: no new shuffle
+    return numbered.select(
+        *SPELL_KEYS, "forloeb_nr", "aar", month_label(F.col("uge_start")).alias("periode"), "uge", "uge_start",
+        "kommune", "alder",
+        F.col("start.uge_start").alias("forloeb_start"), F.col("start.aar").alias("forloeb_start_aar"),
+        F.col("start.uge").alias("forloeb_start_uge"),
+        (F.col("nr") - F.coalesce(F.lag("nr").over(months), F.lit(0))).alias("uger_i_maaned"),
+        (F.col("nr") - F.col("start.nr") + 1).alias("uger_med_ydelse"),
+        days_between_weeks(F.col("start.uge_start"), F.col("uge_start")).alias("dage"),
+        F.col("aktive_uger_52").cast("int").alias("aktive_uger_52"),
+    ).select(*SPELL_MONTH_COLUMNS)
+
+
+def build_spells(months: DataFrame, span: DeliveredSpan) -> DataFrame:
+    """``fact_forloeb``: one row per spell, from its last month in ``fact_forloeb_maaned``."""
+    by_group = Window.partitionBy(*SPELL_KEYS).orderBy("uge_start")
+    last_of_spell = F.coalesce(F.lead("forloeb_nr").over(by_group) != F.col("forloeb_nr"), F.lit(True))
+    return (months.withColumn("sidst", last_of_spell).where("sidst")
+            .select(*SPELL_KEYS, "forloeb_nr",
+                    F.col("forloeb_start_aar").alias("start_aar"), F.col("forloeb_start_uge").alias("start_uge"),
+                    F.col("forloeb_start").alias("start_uge_start"),
+                    F.col("aar").alias("slut_aar"), F.col("uge").alias("slut_uge"),
+                    F.col("uge_start").alias("slut_uge_start"),
+                    (F.col("dage") / DAYS_PER_WEEK).cast("int").alias("uger"), "uger_med_ydelse", "dage",
+                    (month_index(F.col("uge_start")) >= F.lit(span.last_full_month)).alias("igangvaerende"),
+                    (month_index(F.col("forloeb_start")) <= F.lit(span.first_full_month)).alias("startet_foer_data"),
+                    "kommune")
+            .select(*SPELL_COLUMNS))
+
+
+# --- raw runs -------------------------------------------------------------------------------------------
+
+def build_runs(fact: DataFrame) -> DataFrame:
+    """``fact_ydelsesperiode``: runs of consecutive calendar weeks with the same code and group."""
+    by_person = Window.partitionBy("person_id").orderBy("dag")
+    so_far = by_person.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+
+    def previous(name: str) -> Column:
+        return F.lag(name).over(by_person)
+
+    starts = (previous("dag").isNull() | (F.col("dag") - previous("dag") != DAYS_PER_WEEK)
+              | (previous("ydelseskode") != F.col("ydelseskode"))
+              | (previous("ydelsesgruppe") != F.col("ydelsesgruppe")))
+    runs = (fact.select("person_id", "aar", "uge", "uge_start", "ydelseskode", "ydelsesgruppe", "kommune")
+            .withColumn("dag", day_number(F.col("uge_start")))
+            .withColumn("periode_nr", F.sum(starts.cast("int")).over(so_far).cast("int")))
+    return (runs.groupBy("person_id", "periode_nr")
+            .agg(F.min("ydelseskode").alias("ydelseskode"), F.min("ydelsesgruppe").alias("ydelsesgruppe"),
+                 F.min(F.struct("uge_start", "aar", "uge")).alias("s"),
+                 F.max(F.struct("uge_start", "aar", "uge", "kommune")).alias("e"),
+                 F.count(F.lit(1)).cast("int").alias("uger"))
+            .select("person_id", "periode_nr", "ydelseskode", "ydelsesgruppe",
+                    F.col("s.aar").alias("start_aar"), F.col("s.uge").alias("start_uge"),
+                    F.col("s.uge_start").alias("start_uge_start"), F.col("e.aar").alias("slut_aar"),
+                    F.col("e.uge").alias("slut_uge"), F.col("e.uge_start").alias("slut_uge_start"), "uger",
+                    F.col("e.kommune").alias("kommune"))
+            .select(*RUN_COLUMNS))
