@@ -37,6 +37,11 @@ def _month(text: str) -> tuple[int, int]:
     return day.year, day.month
 
 
+def _delivery_month(text: str) -> str:
+    year, month = _month(text)
+    return f"{year}-{month:02d}"
+
+
 def cmd_synth(args: argparse.Namespace) -> None:
     from dream.calendar import IsoWeek, last_full_month, last_week_of_month, week_range
     from dream.synth import generate
@@ -60,6 +65,13 @@ def cmd_model(args: argparse.Namespace) -> None:
     from dream.jobs import run_model
 
     run_model(args.warehouse, env=args.env, conf_dir=args.conf_dir)
+
+
+def cmd_refresh(args: argparse.Namespace) -> None:
+    from dream.jobs import run_refresh
+
+    run_refresh(args.input, args.warehouse, env=args.env, conf_dir=args.conf_dir, leverance=args.delivery,
+                force=args.force, allow_older=args.allow_older)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -95,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
     model.set_defaults(func=cmd_model)
 
+    refresh = sub.add_parser("refresh", help="the monthly refresh: ingest + model + maintenance, recorded per delivery")
+    refresh.add_argument("--input", required=True, help="the delivery: Parquet file or folder, CSV, SAS")
+    refresh.add_argument("--warehouse", required=True, help="folder of the Delta tables")
+    refresh.add_argument("--delivery", type=_delivery_month,
+                         help="the delivery's month YYYY-MM (default: the month of its last week)")
+    refresh.add_argument("--force", action="store_true", help="rebuild even if this delivery is already published")
+    refresh.add_argument("--allow-older", action="store_true",
+                         help="accept a delivery older than the published one")
+    refresh.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
+    refresh.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    refresh.set_defaults(func=cmd_refresh)
+
     run = sub.add_parser("run", help="the main job on an environment (default: embedded local default)")
     run.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
     run.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
@@ -110,13 +134,19 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
-    started = time.monotonic()
+    from dream.progress import SparkProgress, command_warehouse, print_summary
+
+    started, since_ms = time.monotonic(), int(time.time() * 1000)
     try:
-        args.func(args)
+        with SparkProgress():  # follows Spark once the command has started it; silent for `synth`
+            args.func(args)
+        warehouse = command_warehouse(args)
     except DreamError as exc:
         print(f"dream {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    log.info("dream %s finished in %.1f s", args.command, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    log.info("dream %s finished in %.1f s", args.command, seconds)
+    print_summary(args.command, warehouse, seconds, since_ms)
     return 0
 
 

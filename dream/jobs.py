@@ -9,6 +9,7 @@ from pathlib import Path
 from dream.config import Config, load_config
 from dream.ingest import IngestResult, ingest
 from dream.model.pipeline import build_model
+from dream.refresh import RefreshResult, refresh
 from dream.session import get_spark
 
 log = logging.getLogger(__name__)
@@ -31,16 +32,22 @@ def run_model(warehouse: str, env: str = "local", conf_dir: str | None = None) -
     return versions
 
 
-def run_main(env: str = "local", conf_dir: str | None = None, persons: int | None = None) -> IngestResult:
-    """The embedded default: a synthetic national table (made once, reused), ingested into Delta, and the
-    model (dimensions, week fact, transitions, key figures) built on it."""
+def run_refresh(input_path: str, warehouse: str, env: str = "local", conf_dir: str | None = None,
+                leverance: str | None = None, force: bool = False, allow_older: bool = False) -> RefreshResult:
+    config = load_config(env, conf_dir)
+    result = refresh(get_spark(config), input_path, warehouse, config, leverance=leverance, force=force,
+                     allow_older=allow_older)
+    _refresh_summary(result)
+    return result
+
+
+def run_main(env: str = "local", conf_dir: str | None = None, persons: int | None = None) -> RefreshResult:
+    """The embedded default: a synthetic national table (made once, reused) refreshed into the warehouse:
+    ingest, model, measures, maintenance, recorded as one delivery."""
     config = load_config(env, conf_dir)
     source = ensure_synthetic_input(config, persons)
-    spark = get_spark(config)
-    result = ingest(spark, str(source), config.paths.warehouse, config)
-    _summary(result)
-    for table, version in build_model(spark, config.paths.warehouse).items():
-        log.info("  %-18s version %d", table, version)
+    result = refresh(get_spark(config), str(source), config.paths.warehouse, config)
+    _refresh_summary(result)
     return result
 
 
@@ -57,6 +64,14 @@ def ensure_synthetic_input(config: Config, persons: int | None = None) -> Path:
     generate(persons, config.synth.seed, path)
     marker.write_text(f"{persons}:{config.synth.seed}")
     return path
+
+
+def _refresh_summary(result: RefreshResult) -> None:
+    if result.ingest is not None:
+        _summary(result.ingest)
+    log.info("Delivery %s: %s; %d tables:", result.leverance, result.status, len(result.versions))
+    for table, version in sorted(result.versions.items()):
+        log.info("  %-28s version %d", table, version)
 
 
 def _summary(result: IngestResult) -> None:
