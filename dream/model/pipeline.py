@@ -10,6 +10,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
+from dream.benchmark import build_benchmark
 from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
 from dream.measures.pipeline import build_measures
 from dream.model.activation import build_activation_spells
@@ -61,33 +62,35 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
         return table
 
     versions = {}
-    log.info("Model 1/6: dimensions")
+    log.info("Model 1/7: dimensions")
     weeks = read("dsa_uger")
     dims = {"dim_tid": dim_tid(weeks), "dim_kommune": dim_kommune(spark), "dim_ydelse": dim_ydelse(spark),
             "dim_ydelsesgruppe": dim_ydelsesgruppe(spark), "dim_modtagerstatus": dim_modtagerstatus(spark)}
     for name, df in dims.items():
         versions[name] = write_table(df.coalesce(1), warehouse, name, [])
 
-    log.info("Model 2/6: fact_dream")
+    log.info("Model 2/7: fact_dream")
     monthly = monthly_values(read("dsa_branche"), read("dsa_arbsted"), read("dsa_virkform"), read("dsa_grad"))
     fact = build_fact(read("dsa_y"), read("dim_ydelse"), read("dsa_borger"), read("dsa_visit"), read("dsa_match"),
                       monthly, read("dsa_ak"), read("dsa_afm"))
     versions["fact_dream"] = write_table(fact, warehouse, "fact_dream", ["aar"])
 
-    log.info("Model 3/6: overgang_52")
+    log.info("Model 3/7: overgang_52")
     last_monday = weeks.agg(F.max("uge_start")).first()[0]  # one value
     overgang = build_transitions(read("fact_dream"), last_monday)
     versions["overgang_52"] = write_table(overgang, warehouse, "overgang_52", ["aar"])
 
-    log.info("Model 4/6: noegletal")
+    log.info("Model 4/7: noegletal")
     key_figures = build_key_figures(read("overgang_52"), read("dim_kommune"))
     versions["noegletal"] = write_table(key_figures.coalesce(4), warehouse, "noegletal", ["periodetype"])
 
-    log.info("Model 5/6: spells (fact_forloeb_maaned, fact_forloeb, fact_ydelsesperiode, fact_aktivering)")
+    log.info("Model 5/7: spells (fact_forloeb_maaned, fact_forloeb, fact_ydelsesperiode, fact_aktivering)")
     versions.update(build_spell_tables(spark, warehouse))
     if measures:
-        log.info("Model 6/6: measures")
+        log.info("Model 6/7: measures")
         versions.update(build_measures(spark, warehouse, window_weeks=window_weeks))
+        log.info("Model 7/7: ydelsesaktivitet_benchmark")
+        versions.update(build_benchmark(spark, warehouse))
     log.info("Model built in %.1f s", time.monotonic() - started)
     return versions
 

@@ -1,0 +1,69 @@
+"""``build_benchmark``: fact_dream + fact_aktivering (+ befolkning) -> the benchmark tables of a warehouse."""
+
+from __future__ import annotations
+
+import logging
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from dream.benchmark.cells import inner_cells
+from dream.benchmark.publish import PREVIOUS_SCHEMA, published, suppress_cells, suppression_summary
+from dream.benchmark.rates import key_figures, population, population_cells
+from dream.errors import InputError
+from dream.tables import table_path, write_table
+
+log = logging.getLogger(__name__)
+
+TABLE = "ydelsesaktivitet_benchmark"
+CONFIDENTIAL = f"{TABLE}_fortrolig"
+KEY_FIGURES = f"{TABLE}_noegletal"
+SUMMARY = f"{TABLE}_undertrykkelse"
+POPULATION_TABLE = "befolkning"
+
+
+def _read(spark: SparkSession, warehouse: str, name: str) -> DataFrame | None:
+    path = table_path(warehouse, name)
+    return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
+
+
+def previous_release(spark: SparkSession, warehouse: str) -> DataFrame:
+    """The suppressed cells of the release in the warehouse (none the first time), materialised now,
+    because the same table is overwritten below."""
+    before = _read(spark, warehouse, CONFIDENTIAL)
+    if before is None:
+        return spark.createDataFrame([], PREVIOUS_SCHEMA)
+    cells = before.where(F.col("undertrykt")).select(*[c.split()[0] for c in PREVIOUS_SCHEMA.split(", ")])
+    return cells.localCheckpoint()
+
+
+def build_benchmark(spark: SparkSession, warehouse: str) -> dict[str, int]:
+    """Writes the four benchmark tables; returns table -> new Delta version."""
+    fact = _read(spark, warehouse, "fact_dream")
+    spells = _read(spark, warehouse, "fact_aktivering")
+    if fact is None or spells is None:
+        raise InputError(f"no fact_dream or fact_aktivering table in {warehouse}: run `dream model` first")
+    previous = previous_release(spark, warehouse)
+    confidential = suppress_cells(inner_cells(fact, spells), previous)
+    befolkning = _read(spark, warehouse, POPULATION_TABLE)
+    pop = None
+    if befolkning is None:
+        log.warning("No %s table in %s: no \"antal borgere 16-66 år\" cells and no rates per 1,000",
+                    POPULATION_TABLE, warehouse)
+    else:
+        pop = population(befolkning).localCheckpoint()  # small; used twice
+        confidential = confidential.unionByName(population_cells(pop, confidential.select("periode")))
+    versions = {CONFIDENTIAL: write_table(confidential, warehouse, CONFIDENTIAL, [])}
+    confidential = _read(spark, warehouse, CONFIDENTIAL)
+    versions[TABLE] = write_table(published(confidential), warehouse, TABLE, [])
+    summary = suppression_summary(confidential)
+    versions[SUMMARY] = write_table(summary.coalesce(1), warehouse, SUMMARY, [])
+    for row in _read(spark, warehouse, SUMMARY).orderBy("periode", "maal").collect():  # periods x 4 rows
+        log.info("  %s %-26s %5d cells, %4d suppressed (%d primary, %d secondary, %d carried over)",
+                 row.periode, row.maal, row.celler, row.undertrykte, row.primaere, row.sekundaere, row.overfoerte)
+    if pop is None:
+        pop = population(spark.createDataFrame([], "kommune string, aar int, alder int, antal long"))
+    figures = key_figures(_read(spark, warehouse, TABLE), pop)
+    versions[KEY_FIGURES] = write_table(figures, warehouse, KEY_FIGURES, [])
+    return versions

@@ -1,0 +1,323 @@
+"""Interval protection: a witness for every suppressed cell, built from "boxes".
+
+Linear protection (``gauss.py``) makes sure no suppressed cell is a linear combination of published cells.
+It does not make sure a small cell can be large: if the cells suppressed with it are small too, inner
+cells >= 0 cap it below the threshold (a 3 suppressed next to a 1 and a 0 is at most 4). The audit asks
+for more: every suppressed cell with a true value 1..threshold-1 must be able to reach the threshold, and
+every other nonzero suppressed cell must be able to move, with every published cell unchanged.
+
+A *box* shows that directly. In every dimension choose a leaf ``u`` under the cell's label and either
+nothing more (single), or one partner leaf ``u'`` under a sibling branch (pair), or all the leaves of the
+sibling branches at once, each with a weight (pool). The change to the inner cells is the product of the
+per-dimension changes (+1 on ``u``, minus the weight on a partner): in a two-dimensional table with
+margins, the familiar +1 -1 / -1 +1 rectangle. A published cell sees the change only if in every
+dimension its label holds ``u`` without its partners (+1) or a partner without ``u`` (minus its weight);
+every other published cell adds equal amounts of plus and minus and stays the same (a region holding a
+kommune and its pool of neighbours sees nothing). Once every cell that sees the box is suppressed, the
+inner cells can move by ``tau`` times the box, where ``tau`` is limited by the inner values on the
+negative corners, and no published cell changes: every seen cell moves, and the cell the box was built for
+grows by ``tau``. A pool spreads the decrease over all partners that have room, weighted by their room.
+
+For every suppressed cell that lacks a witness, the cheapest box that gives one is added (its cells are
+suppressed): cheapest = the smallest sum over the cells it newly suppresses of (1 + value) x (1 + level),
+so already suppressed cells are free and inner cells are cheaper than totals. Per dimension the candidates
+are the single, the pool and a few pairs (partners already suppressed and with room first); all
+combinations are tried at once with numpy (at most one pooled dimension per box). The box of singles in
+every dimension (suppress every cell above one inner cell: no negative corner) always exists, so every
+cell gets a witness. Cells the previous release published with an unchanged value are used only when
+nothing else works (a revised period where the revision took the room a box had): hiding them hides
+nothing from someone holding both releases, which ``audit_releases`` shows.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+
+from dream.disclosure.errors import DisclosureError
+from dream.disclosure.table import Table
+
+log = logging.getLogger(__name__)
+
+PARTNERS = 3  # per dimension and level: partner leaves tried as pairs
+CARRIERS = 2  # per aggregate label: leaves tried to carry the change
+FORCED_COST = 1e12  # the cost of suppressing a cell the previous release published with the same value
+
+
+@dataclass
+class _AxisPaths:
+    paths: list[list[int]]  # per leaf: its labels from the leaf up to the total
+    under: list[np.ndarray]  # per label: the leaves under it
+    siblings: list[list[int]]  # per label: the other labels with the same parent
+
+
+def _axis_paths(axis) -> _AxisPaths:
+    paths = []
+    for leaf in range(axis.n_leaves):
+        chain, x = [leaf], leaf
+        while axis.parent[x] >= 0:
+            x = int(axis.parent[x])
+            chain.append(x)
+        paths.append(chain)
+    n = len(axis.labels)
+    under = [np.flatnonzero(axis.members[label].toarray().ravel()) for label in range(n)]
+    by_parent: dict[int, list[int]] = {}
+    for label in range(n):
+        by_parent.setdefault(int(axis.parent[label]), []).append(label)
+    siblings = [[s for s in by_parent[int(axis.parent[label])] if s != label] if axis.parent[label] >= 0 else []
+                for label in range(n)]
+    return _AxisPaths(paths, under, siblings)
+
+
+@dataclass
+class _Option:
+    """One dimension's part of a box: the leaf ``u`` with the labels that see it (+1), and the partner
+    leaves with the labels that see each of them (minus the partner's weight)."""
+
+    plus_leaf: int
+    plus_labels: list[int]
+    minus: list[tuple[int, list[int]]]
+
+
+def _segment(path: list[int], stop: set[int]) -> list[int]:
+    """The labels of a path below the first one in ``stop``."""
+    out = []
+    for label in path:
+        if label in stop:
+            break
+        out.append(label)
+    return out
+
+
+class Boxes:
+    """The witnesses of one table; ``suppressed`` grows as boxes are added."""
+
+    def __init__(self, table: Table, suppressed: np.ndarray, forced_published: np.ndarray,
+                 previous_suppressed: np.ndarray | None = None, previous_inner: np.ndarray | None = None):
+        self.table = table
+        self.suppressed = suppressed.copy()
+        self.values = table.cell_values.astype(float)
+        self.inner = table.inner_values.astype(float)
+        # a cell the previous release published with the same value hides nothing: a last resort only
+        self.base_cost = np.where(forced_published, FORCED_COST, (1.0 + self.values) * (1.0 + table.cell_depth))
+        self.not_in_previous = 0  # boxes of a revised period that do not hold in the previous release
+        self.check = None  # cell, increase needed, must move -> bool: a linear program's word, when set
+        self.revised = previous_suppressed is not None
+        if self.revised:
+            # A revised period (see _revised_box): a box must hold in both releases. Cells the previous release
+            # published may not see it, inner cells it published whose value changed may not be a corner, and
+            # the room on a corner is the smaller of its two values.
+            old = np.where(np.isnan(previous_inner), self.inner, previous_inner)
+            self.old_published_changed = (old != self.inner) & ~previous_suppressed[table.inner_cell]
+            self.old_published = ~previous_suppressed
+            self.inner = np.minimum(self.inner, old)
+        self.axes = [_axis_paths(a) for a in table.axes]
+        self.cell_strides = np.array([int(np.prod(table.cell_shape[d + 1:])) for d in range(len(table.axes))])
+        self.inner_strides = np.array([int(np.prod(table.inner_shape[d + 1:])) for d in range(len(table.axes))])
+        self.raise_by = np.zeros(table.n_cells)  # the largest witnessed increase of each cell
+        self.moves = np.zeros(table.n_cells, dtype=bool)
+        self.boxes = 0
+
+    def need(self, threshold: int) -> tuple[np.ndarray, np.ndarray]:
+        """(increase needed, must move) per cell: suppressed cells under the threshold must be able to reach
+        it (hidden zeros too: from the published table alone a hidden zero must not look like a small group),
+        every nonzero suppressed cell must move."""
+        v = self.values
+        small = self.suppressed & (v < threshold)
+        return np.where(small, threshold - v, 0.0), self.suppressed & (v >= 1)
+
+    def missing(self, threshold: int) -> np.ndarray:
+        """The suppressed cells without a witness yet."""
+        raise_need, move = self.need(threshold)
+        return np.flatnonzero((move | (raise_need > 0)) & ((self.raise_by < raise_need) | (move & ~self.moves)))
+
+    def protect(self, threshold: int) -> int:
+        """Give every suppressed nonzero cell a witness, adding boxes where needed; returns the cells added."""
+        before = int(self.suppressed.sum())
+        while True:
+            raise_need, move = self.need(threshold)
+            todo = self.missing(threshold)
+            if not len(todo):
+                break
+            todo = todo[np.lexsort((todo, -raise_need[todo]))]  # the cells needing most first, then table order
+            for cell in todo.tolist():
+                if self.raise_by[cell] >= raise_need[cell] and (self.moves[cell] or not move[cell]):
+                    continue  # a box added for an earlier cell covers this one
+                self._protect_cell(cell, max(raise_need[cell], 1.0))
+        return int(self.suppressed.sum()) - before
+
+    # --- candidates -----------------------------------------------------------------------------------
+    def _line(self, d: int, leaves: np.ndarray, multi: np.ndarray) -> np.ndarray:
+        """The cells on the line through the target: its labels with dimension ``d`` replaced by each leaf."""
+        m = np.repeat(multi[None, :], len(leaves), axis=0)
+        m[:, d] = leaves
+        return m @ self.cell_strides
+
+    def _rank(self, d: int, leaves: np.ndarray, multi: np.ndarray, need: float) -> np.ndarray:
+        """Leaves ordered as partners: their line cell suppressed and with room first, then with room, then
+        cheapest."""
+        if not len(leaves):
+            return leaves
+        line = self._line(d, leaves, multi)
+        sup, room = self.suppressed[line], self.values[line] >= need
+        return leaves[np.lexsort((leaves, self.base_cost[line], ~room, ~(sup & room)))]
+
+    def _options(self, d: int, multi: np.ndarray, need: float) -> tuple[list[_Option], list[_Option]]:
+        """(options without a pool, pool options) of dimension ``d`` for the box around the target."""
+        ap, label = self.axes[d], int(multi[d])
+        carriers = ap.under[label]
+        if len(carriers) > CARRIERS:
+            carriers = self._rank(d, carriers, multi, 0.0)[:CARRIERS]
+        plain, pools = [], []
+        for u in carriers.tolist():
+            plain.append(_Option(u, list(ap.paths[u]), []))
+        # partners at every level: the leaves under the siblings of the label, of its parent, ...
+        level_label = label
+        while level_label >= 0 and ap.siblings[level_label]:
+            partners = np.concatenate([ap.under[s] for s in ap.siblings[level_label]])
+            ranked = self._rank(d, partners, multi, need)
+            for u in carriers.tolist():
+                pu = ap.paths[u]
+                common = set(ap.paths[int(ranked[0])]) & set(pu)
+                for p in ranked[:PARTNERS].tolist():
+                    plain.append(_Option(u, _segment(pu, common), [(p, _segment(ap.paths[p], common))]))
+                # the pool: every partner whose line cell is not 0 (a 0 has no room to give)
+                members = partners[self.values[self._line(d, partners, multi)] > 0]
+                if len(members) > 1:
+                    pools.append(_Option(u, _segment(pu, common),
+                                         [(p, _segment(ap.paths[p], common)) for p in members.tolist()]))
+            level_label = int(self.table.axes[d].parent[level_label])
+        return plain, pools
+
+    # --- one cell -------------------------------------------------------------------------------------
+    def _protect_cell(self, cell: int, need: float) -> None:
+        t = self.table
+        multi = np.array(np.unravel_index(cell, t.cell_shape))
+        options = [self._options(d, multi, need) for d in range(len(t.axes))]
+        best = self._search([o[0] for o in options], None, need)
+        for d, (_, pools) in enumerate(options):
+            if pools and (best is None or best[0] > 0):
+                found = self._search([pools if e == d else o[0] for e, o in enumerate(options)], d, need)
+                if found is not None and (best is None or found[0] < best[0]):
+                    best = found
+        if self.revised and (best is None or best[0] >= FORCED_COST):
+            best = self._revised_box(cell) or best
+        if (best is None or best[0] >= FORCED_COST) and self.check is not None and self.check(cell, need):
+            self.raise_by[cell] = max(self.raise_by[cell], need)  # protected already, through no single box
+            self.moves[cell] = True
+            return
+        if self.revised and best is not None and best[0] >= FORCED_COST:
+            self.not_in_previous += 1
+        if best is None:  # cannot happen: the box of singles has no negative corner
+            raise DisclosureError(f"cell {t.cell_keys()[cell]} cannot be given room to reach the threshold")
+        _, seen, coef, tau_plus, tau_minus = best
+        self.suppressed[seen] = True
+        up = np.where(coef > 0, tau_plus * coef, tau_minus * -coef)
+        self.raise_by[seen] = np.maximum(self.raise_by[seen], up)
+        if tau_plus > 0 or tau_minus > 0:
+            self.moves[seen] = True
+        self.boxes += 1
+
+    def _revised_box(self, cell: int):
+        """In a revised period: the box of one inner cell under ``cell`` whose value changed and which the
+        previous release published, with every published cell above it suppressed. The previous release
+        keeps its value (it was published), the new one can be anything: a witness in both releases. The
+        cheapest such inner cell; None if there is none, or only through cells published unchanged."""
+        t = self.table
+        under = t.matrix.indices[t.matrix.indptr[cell]:t.matrix.indptr[cell + 1]]
+        best = None
+        for m in under[self.old_published_changed[under]].tolist():
+            seen = t.cell_inner_t.indices[t.cell_inner_t.indptr[m]:t.cell_inner_t.indptr[m + 1]]
+            cost = float(np.where(self.suppressed[seen], 0.0, self.base_cost[seen]).sum())
+            if cost < FORCED_COST and (best is None or cost < best[0]):
+                best = (cost, seen, np.ones(len(seen)), np.inf, float(t.inner_values[m]))
+        return best
+
+    def _search(self, options: list[list[_Option]], pool_dim: int | None, need: float):
+        """The cheapest box among all combinations of the options whose target can grow by ``need``:
+        (cost, seen cells, their coefficients, tau up, tau down), or None."""
+        dims = len(options)
+        # per dimension, padded arrays: corner leaves with their member (0: u, j: partner j), seen labels likewise
+        c_leaf, c_mem, s_lab, s_mem = [], [], [], []
+        for d, opts in enumerate(options):
+            width_c = max(1 + len(o.minus) for o in opts)
+            width_s = max(len(o.plus_labels) + sum(len(m[1]) for m in o.minus) for o in opts)
+            cl = np.full((len(opts), width_c), -1)
+            cm = np.full((len(opts), width_c), -1)
+            sl = np.full((len(opts), width_s), -1)
+            sm = np.full((len(opts), width_s), -1)
+            for i, o in enumerate(opts):
+                leaves = [o.plus_leaf] + [p for p, _ in o.minus]
+                cl[i, :len(leaves)] = leaves
+                cm[i, :len(leaves)] = np.arange(len(leaves))
+                labs = list(o.plus_labels)
+                mems = [0] * len(labs)
+                for j, (_, seg) in enumerate(o.minus, start=1):
+                    labs += seg
+                    mems += [j] * len(seg)
+                sl[i, :len(labs)] = labs
+                sm[i, :len(labs)] = mems
+            c_leaf.append(cl), c_mem.append(cm), s_lab.append(sl), s_mem.append(sm)
+        n_opt = [len(o) for o in options]
+        n_combo = int(np.prod(n_opt))
+
+        def expand(arrays, strides, members):
+            """combination x position arrays: index, sign (0 where the position is padding), member of the
+            pooled dimension."""
+            full = n_opt + [a.shape[1] for a in arrays]
+            index, sign = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int8)
+            for d in range(dims):
+                shape = [1] * (2 * dims)
+                shape[d], shape[dims + d] = arrays[d].shape
+                a, m = arrays[d], members[d]
+                index = index + (np.maximum(a, 0) * strides[d]).reshape(shape)
+                sign = sign * np.where(a < 0, 0, np.where(m > 0, -1, 1)).astype(np.int8).reshape(shape)
+            if pool_dim is None:
+                pool_member = np.zeros((n_combo, 1), dtype=np.int64)
+            else:
+                shape = [1] * (2 * dims)
+                shape[pool_dim], shape[dims + pool_dim] = members[pool_dim].shape
+                pool_member = np.broadcast_to(np.maximum(members[pool_dim], 0).reshape(shape), full).reshape(n_combo, -1)
+            sign = sign.reshape(n_combo, -1)
+            return index.reshape(n_combo, -1), sign != 0, sign, pool_member
+
+        corner, c_valid, c_sign, c_pool = expand(c_leaf, self.inner_strides, c_mem)
+        seen, s_valid, s_sign, s_pool = expand(s_lab, self.cell_strides, s_mem)
+        values = np.where(c_valid, self.inner[corner], np.inf)
+        negative = c_valid & (c_sign < 0)
+        # room of each pooled partner j (the smallest negative corner through it); member 0 is the carrier
+        n_mem = int(c_pool.max()) + 1
+        room = np.full((n_combo, n_mem), np.inf)
+        if n_mem == 1:
+            room[:, 0] = np.where(negative, values, np.inf).min(axis=1)
+        else:
+            for j in range(n_mem):
+                room[:, j] = np.where(negative & (c_pool == j), values, np.inf).min(axis=1)
+        if pool_dim is None:
+            tau_plus = room[:, 0]
+            weight = np.ones((n_combo, 1))
+        else:
+            partner_room = np.where(np.isinf(room[:, 1:]), 0.0, room[:, 1:])
+            total = partner_room.sum(axis=1)
+            tau_plus = np.minimum(room[:, 0], total)
+            weight = np.concatenate([np.ones((n_combo, 1)),
+                                     partner_room / np.where(total > 0, total, 1.0)[:, None]], axis=1)
+        coef = s_sign * (weight[:, :1] if pool_dim is None else np.take_along_axis(weight, s_pool, axis=1))
+        live = s_valid & (coef != 0)
+        cost = np.where(live & ~self.suppressed[seen], self.base_cost[seen], 0.0).sum(axis=1)
+        if self.revised:  # seen by a cell the previous release published, or moving a corner it published
+            cost += FORCED_COST * (live & self.old_published[seen]).sum(axis=1)
+            cost += FORCED_COST * (c_valid & self.old_published_changed[corner]).sum(axis=1)
+        ok = (tau_plus >= need - 1e-9) & np.isfinite(cost)
+        if not ok.any():
+            return None
+        cand = np.flatnonzero(ok)
+        k = cand[np.lexsort((cand, -tau_plus[cand], cost[cand]))[0]]
+        # the reverse direction: positive corners limit it, each by its weight
+        c_weight = weight[k][c_pool[k]] if pool_dim is not None else np.ones(values.shape[1])
+        positive = c_valid[k] & (c_sign[k] > 0) & (c_weight > 0)
+        tau_minus = float(np.min(values[k][positive] / c_weight[positive])) if positive.any() else np.inf
+        keep = live[k]
+        return float(cost[k]), seen[k][keep], coef[k][keep], float(tau_plus[k]), tau_minus
