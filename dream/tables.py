@@ -1,16 +1,40 @@
-"""Delta tables in a warehouse folder: paths, atomic overwrites, versions, commit metrics, roll-back."""
+"""Delta tables in a warehouse folder: paths, atomic overwrites, versions, commit metrics, roll-back.
+
+Two ways to write a table. ``write_table`` hands a DataFrame to Spark's Delta writer. ``write_data_file`` +
+``commit_files`` are for data that is already Arrow inside Spark tasks (the ingest): each task writes its
+Parquet files straight into the table's folder with pyarrow and describes them (path, partition values,
+size, rows, statistics); the driver then makes them the table's new version in ONE Delta commit through
+Delta's own transaction (``DeltaLog.startTransaction().commit``), as Spark's writer would: the previous
+files are removed in the same commit, so the table keeps its history (time travel, restore) and the commit
+records ``numOutputRows``. Until that commit the new files are invisible to every Delta reader.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
+import os
 import shutil
 import time
+import urllib.parse
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 log = logging.getLogger(__name__)
+
+STATS_STRING_LIMIT = 32  # Delta keeps string statistics to this many characters; longer ones are left out here
+_HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+_PATH_ESCAPES = set('"#%\'*/:=?\\\x7f{[]^')  # what Spark escapes in a partition folder name
 
 
 def table_path(warehouse: str | Path, name: str) -> str:
@@ -40,14 +64,33 @@ def current_version(spark: SparkSession, warehouse: str, name: str) -> int | Non
     path = table_path(warehouse, name)
     if not DeltaTable.isDeltaTable(spark, path):
         return None
-    return DeltaTable.forPath(spark, path).history(1).select("version").first().version
+    return _snapshot(spark, path).version()
 
 
 def rows_written(spark: SparkSession, warehouse: str, name: str) -> int:
-    """The rows the table's latest Delta commit reports having written (its own count, not ours)."""
-    metrics = (DeltaTable.forPath(spark, table_path(warehouse, name)).history(1)
-               .select("operationMetrics").first().operationMetrics)
-    return int(metrics.get("numOutputRows", -1))
+    """The rows the table's latest Delta commit reports having written (its own count, not ours), read
+    from that commit in the log."""
+    path = table_path(warehouse, name)
+    version = _snapshot(spark, path).version()
+    none = spark._jvm.scala.Option.empty()
+    actions = _delta_log(spark, path).getChanges(version, version, none, False).next()._2().iterator()
+    while actions.hasNext():
+        action = actions.next()
+        if action.getClass().getSimpleName() == "CommitInfo":
+            metrics = action.operationMetrics()
+            count = metrics.get().get("numOutputRows") if metrics.isDefined() else None
+            return int(count.get()) if count is not None and count.isDefined() else -1
+    return -1
+
+
+def _delta_log(spark: SparkSession, path: str):
+    return spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path)
+
+
+def _snapshot(spark: SparkSession, path: str):
+    """The table's latest snapshot, read through Delta's own log code (no Spark job, no query planning)."""
+    none = spark._jvm.scala.Option.empty()
+    return _delta_log(spark, path).update(False, none, none)
 
 
 def roll_back(spark: SparkSession, warehouse: str, before: dict[str, int | None]) -> None:
@@ -59,3 +102,217 @@ def roll_back(spark: SparkSession, warehouse: str, before: dict[str, int | None]
         elif current_version(spark, warehouse, name) != version:
             DeltaTable.forPath(spark, path).restoreToVersion(version)
         log.warning("Rolled %s back to %s", name, "nothing" if version is None else f"version {version}")
+
+
+# --- Files written by tasks, committed by the driver -------------------------------------------------------
+
+@dataclass(frozen=True)
+class DataFile:
+    """One Parquet file in a table's folder, as the table's Delta log describes it."""
+
+    path: str  # relative to the table's folder, URI-encoded (the form of the log's add actions)
+    partition_values: dict[str, str | None]
+    size: int
+    modification_time: int  # milliseconds since 1970
+    rows: int  # from the written file's own footer
+    stats: str  # Delta's statistics JSON: numRecords, minValues, maxValues, nullCount
+
+    @classmethod
+    def from_add_action(cls, text: str) -> DataFile:
+        add = json.loads(text)["add"]
+        return cls(add["path"], add["partitionValues"], add["size"], add["modificationTime"],
+                   json.loads(add["stats"])["numRecords"], add["stats"])
+
+    def add_action(self) -> str:
+        return json.dumps({"add": {"path": self.path, "partitionValues": self.partition_values, "size": self.size,
+                                   "modificationTime": self.modification_time, "dataChange": True,
+                                   "stats": self.stats}})
+
+
+def file_tag(run_id: str, task: int) -> str:
+    """The start of the names of the files one task of one run writes: ``run_tag(run_id)`` finds them all."""
+    return f"{run_tag(run_id)}-{task:05d}"
+
+
+def run_tag(run_id: str) -> str:
+    return f"part-{run_id}"
+
+
+def write_data_file(table: str, data: pa.Table, partition_values: dict[str, object], tag: str,
+                    stats_columns: list[str]) -> DataFile:
+    """Write ``data`` (the non-partition columns) as one zstd Parquet file under the table's partition folder.
+
+    Dictionary-encoded columns are written as they are (no re-encoding) and read back as their value type;
+    no Arrow schema is stored, so every Parquet reader sees plain types."""
+    fs, root = filesystem(table)
+    values = {k: None if v is None else str(v) for k, v in partition_values.items()}
+    folder = "/".join(f"{_escape(k)}={_HIVE_NULL if v is None else _escape(v)}" for k, v in values.items())
+    name = f"{tag}-{uuid.uuid4().hex[:12]}.zstd.parquet"
+    relative = f"{folder}/{name}" if folder else name
+    fs.create_dir(f"{root}/{folder}" if folder else root, recursive=True)
+    # Dictionary encoding for text (already dictionary arrays are written as they are) but not for numbers
+    # and dates; Parquet statistics only where Delta keeps them: both cost write time and gain nothing else.
+    text = [f.name for f in data.schema if pa.types.is_dictionary(f.type) or pa.types.is_string(f.type)]
+    statistics = [c for c in stats_columns if c in data.column_names]
+    writer = pq.ParquetWriter(f"{root}/{relative}", data.schema, filesystem=fs, compression="zstd",
+                              store_schema=False, dictionary_pagesize_limit=64 << 20, use_dictionary=text or False,
+                              write_statistics=statistics or False)
+    with writer:
+        writer.write_table(data, row_group_size=1 << 22)
+    rows = writer.writer.metadata.num_rows  # the footer just written: the file's own count
+    info = fs.get_file_info(f"{root}/{relative}")
+    return DataFile(urllib.parse.quote(relative, safe="/=-_.~"), values, info.size,
+                    int(info.mtime.timestamp() * 1000), rows, delta_stats(data, stats_columns, rows))
+
+
+def filesystem(path: str) -> tuple[pafs.FileSystem, str]:
+    """The pyarrow file system of a table folder and the path within it (a local folder or a URI)."""
+    if "://" in path:
+        return pafs.FileSystem.from_uri(path)
+    return pafs.LocalFileSystem(), os.path.abspath(path)
+
+
+def _escape(value: str) -> str:
+    return "".join(f"%{ord(c):02X}" if c in _PATH_ESCAPES or ord(c) < 0x20 else c for c in value)
+
+
+def delta_stats(data: pa.Table, columns: list[str], rows: int) -> str:
+    """Delta's file statistics of ``columns`` (those present): null counts always; minimum and maximum of
+    numbers, dates and strings of at most ``STATS_STRING_LIMIT`` characters (Delta compares strings as
+    UTF-8 bytes, as Arrow does). A column without min/max is one Delta cannot skip on, never a wrong skip."""
+    minimum, maximum, nulls = {}, {}, {}
+    for name in columns:
+        if name not in data.column_names:
+            continue
+        column = data.column(name)
+        nulls[name] = column.null_count
+        low, high = _min_max(column)
+        if low is not None:
+            minimum[name], maximum[name] = low, high
+    return json.dumps({"numRecords": rows, "minValues": minimum, "maxValues": maximum, "nullCount": nulls})
+
+
+def _min_max(column: pa.ChunkedArray) -> tuple[object, object]:
+    values = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(values.type):  # the min/max of the dictionary entries in use
+        used = np.bincount(pc.fill_null(values.indices, 0).to_numpy(zero_copy_only=False).astype(np.int64),
+                           minlength=len(values.dictionary)) > 0
+        values = values.dictionary.filter(pa.array(used[:len(values.dictionary)]))
+    kind = values.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_date32(kind)
+            or pa.types.is_string(kind)):
+        return None, None
+    result = pc.min_max(values)
+    low, high = result["min"].as_py(), result["max"].as_py()
+    if low is None:
+        return None, None
+    if isinstance(low, dt.date):
+        return low.isoformat(), high.isoformat()
+    if isinstance(low, str) and max(len(low), len(high)) > STATS_STRING_LIMIT:
+        return None, None
+    if isinstance(low, float) and not (np.isfinite(low) and np.isfinite(high)):
+        return None, None
+    return low, high
+
+
+def commit_files(spark: SparkSession, path: str, schema: pa.Schema, partitions: list[str], files: list[DataFile],
+                 stats_columns: list[str] | None = None, mode: str = "overwrite") -> int:
+    """Make ``files`` (already in the table's folder) the table's new version in one Delta commit; return it.
+
+    ``overwrite`` removes every current file in the same commit (a new version of the same table: its
+    history, time travel and restore stay), ``append`` keeps them. ``schema`` is the whole table's (partition
+    columns included); a new table is created with it, an existing one gets it when it differs (overwrite
+    only). The commit's metrics are Delta's usual ones: ``numOutputRows`` is the sum of the files' own row
+    counts. Runs Delta's transaction through the JVM, so conflicts, protocol and log storage are Delta's."""
+    if mode not in ("overwrite", "append"):
+        raise ValueError(f"mode must be 'overwrite' or 'append', not {mode!r}")
+    started = time.monotonic()
+    jvm = spark._jvm
+    delta = jvm.org.apache.spark.sql.delta
+    txn = delta.DeltaLog.forTable(spark._jsparkSession, path).startTransaction()
+    _set_metadata(txn, delta, schema, partitions, stats_columns, mode, path)
+    actions = jvm.java.util.ArrayList()
+    removed_bytes = removed = 0
+    if mode == "overwrite" and txn.readVersion() >= 0:
+        now = int(time.time() * 1000)
+        current = txn.filterFiles().iterator()
+        while current.hasNext():
+            add = current.next()
+            removed, removed_bytes = removed + 1, removed_bytes + add.size()
+            actions.add(add.removeWithTimestamp(now, True))
+    for file in files:
+        actions.add(delta.actions.Action.fromJson(file.add_action()))
+    metrics = {"numFiles": len(files), "numOutputBytes": sum(f.size for f in files),
+               "numOutputRows": sum(f.rows for f in files), "numRemovedFiles": removed,
+               "numRemovedBytes": removed_bytes}
+    txn.registerSQLMetrics(spark._jsparkSession, _scala_metrics(spark, metrics))
+    version = txn.commit(_scala_list(jvm, actions), _write_operation(jvm, delta, mode, partitions))
+    log.info("  committed %-14s version %d: %s files, %s rows in %.1f s", Path(path).name, version,
+             f"{len(files):,}", f"{metrics['numOutputRows']:,}", time.monotonic() - started)
+    return version
+
+
+def _set_metadata(txn, delta, schema: pa.Schema, partitions: list[str], stats_columns: list[str] | None,
+                  mode: str, path: str) -> None:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    schema_string = from_arrow_schema(schema).json()
+    configuration = {} if stats_columns is None else {"delta.dataSkippingStatsColumns": ",".join(stats_columns)}
+    if txn.readVersion() < 0:
+        metadata = {"id": str(uuid.uuid4()), "createdTime": int(time.time() * 1000)}
+    else:
+        current = json.loads(txn.metadata().json())["metaData"]
+        configuration = {**current.get("configuration", {}), **configuration}
+        if (json.loads(current["schemaString"]) == json.loads(schema_string)
+                and list(current.get("partitionColumns", [])) == list(partitions)
+                and current.get("configuration", {}) == configuration):
+            return
+        if mode != "overwrite":
+            raise ValueError(f"{path}: the table's schema or partitioning differs from the data appended")
+        metadata = {"id": current["id"], "createdTime": current.get("createdTime")}
+    action = delta.actions.Action.fromJson(json.dumps({"metaData": {
+        **metadata, "format": {"provider": "parquet", "options": {}}, "schemaString": schema_string,
+        "partitionColumns": list(partitions), "configuration": configuration}}))
+    if txn.readVersion() < 0:
+        txn.updateMetadataForNewTable(action)
+    else:
+        txn.updateMetadataForTableOverwrite(action)
+
+
+def _scala_list(jvm, items):
+    return jvm.scala.jdk.javaapi.CollectionConverters.asScala(items).toList()
+
+
+def _scala_metrics(spark: SparkSession, values: dict[str, int]):
+    jvm = spark._jvm
+    metrics = jvm.java.util.HashMap()
+    for name, value in values.items():
+        metric = jvm.org.apache.spark.sql.execution.metric.SQLMetrics.createMetric(spark.sparkContext._jsc.sc(), name)
+        metric.set(int(value))
+        metrics.put(name, metric)
+    immutable_map = getattr(getattr(jvm.scala.collection.immutable, "Map$"), "MODULE$")
+    return getattr(immutable_map, "from")(jvm.scala.jdk.javaapi.CollectionConverters.asScala(metrics))
+
+
+def _write_operation(jvm, delta, mode: str, partitions: list[str]):
+    none = jvm.scala.Option.empty()
+    save_mode = jvm.org.apache.spark.sql.SaveMode.Overwrite if mode == "overwrite" else jvm.org.apache.spark.sql.SaveMode.Append
+    partition_by = jvm.scala.Some(_scala_list(jvm, jvm.java.util.ArrayList(list(partitions))))
+    return getattr(delta, "DeltaOperations$Write")(save_mode, partition_by, none, none, none, none, none, none, none)
+
+
+def remove_uncommitted(table: str, tag_prefix: str, committed: set[str]) -> int:
+    """Delete the files under ``table`` whose names start with ``tag_prefix`` and that no commit refers to
+    (a failed run's, or those of a task Spark ran twice); returns how many. Local folders only."""
+    if "://" in table or not os.path.isdir(table):
+        return 0
+    removed = 0
+    for folder, _, names in os.walk(table):
+        if "_delta_log" in folder:
+            continue
+        for name in names:
+            relative = os.path.relpath(os.path.join(folder, name), table)
+            if name.startswith(tag_prefix) and urllib.parse.quote(relative, safe="/=-_.~") not in committed:
+                os.remove(os.path.join(folder, name))
+                removed += 1
+    return removed

@@ -48,5 +48,18 @@ def pseudonymise(key: bytes, pnr: str) -> str:
 
 
 def pseudonymise_array(key: bytes, pnrs: pa.Array) -> pa.Array:
-    """One HMAC per person (not per cell): a few microseconds each, done once per input row."""
-    return pa.array([None if p is None else pseudonymise(key, p) for p in pnrs.to_pylist()], pa.string())
+    """One HMAC per person (not per cell), done once per input row: the same value as ``pseudonymise``,
+    with the key's inner and outer SHA-256 states prepared once (RFC 2104), which halves the cost."""
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+
+    def one(pnr: str) -> str:
+        h = inner.copy()
+        h.update(pnr.encode("utf-8"))
+        o = outer.copy()
+        o.update(h.digest())
+        return o.hexdigest()
+
+    return pa.array([None if p is None else one(p) for p in pnrs.to_pylist()], pa.string())

@@ -1,19 +1,45 @@
 """``overgang_52``: where each recipient is in the calendar week exactly 52 weeks later (seed 000 §6.1.6,
-§7.1.1). The week 52 weeks on is Monday + 364 days, found by a window over the person's weeks whose range frame
-is exactly +364 days (one shuffle, no self-join), never by counting rows: a blank week has no row, so it
-is "Ingen ydelse", and a 53-week year in between changes nothing.
-Weeks whose follow-up lies past the last delivered week are censored: left out, not "ikke længere"."""
+§7.1.1). The week 52 weeks on is Monday + 364 days, found by an equi-join on (person, Monday + 364), never
+by counting rows: a blank week has no row, so it is "Ingen ydelse", and a 53-week year in between changes
+nothing. Weeks whose follow-up lies past the last delivered week are censored: left out, not "ikke længere".
+
+Two implementations of the one rule, kept equal by the tests:
+
+- ``build_transitions`` (a DataFrame, for notebooks and library use): a window over the person's weeks
+  whose range frame is exactly +364 days (one shuffle, one sort, no self-join);
+- ``write_transitions`` (what the model writes): the rows are shuffled by person only, and each Spark task
+  joins its persons' weeks with numpy (a sort on (person, day) and a binary search for day + 364) and
+  writes its Parquet files per year itself; the driver commits them to Delta in one commit. No sort by
+  Spark, no window, no second sort by year for the partitioned write.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark import TaskContext
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from dream.model.weeks import DAYS_52_WEEKS, week_52_later
 from dream.reference.codes import blank_group, recipient_status
+from dream.tables import DataFile, commit_files, file_tag, table_path, write_data_file
 
-OVERGANG_COLUMNS = ["person_id", "aar", "uge", "uge_start", "maaned", "kommune", "ydelseskode", "ydelsesgruppe",
-                    "ydelseskode_52", "ydelsesgruppe_52", "modtagerstatus"]
+INPUT_COLUMNS = ["person_id", "aar", "uge", "uge_start", "maaned", "kommune", "ydelseskode", "ydelsesgruppe"]
+OVERGANG_COLUMNS = [*INPUT_COLUMNS, "ydelseskode_52", "ydelsesgruppe_52", "modtagerstatus"]
+OVERGANG_SCHEMA = pa.schema([
+    ("person_id", pa.string()), ("aar", pa.int32()), ("uge", pa.int32()), ("uge_start", pa.date32()),
+    ("maaned", pa.int32()), ("kommune", pa.string()), ("ydelseskode", pa.string()), ("ydelsesgruppe", pa.string()),
+    ("ydelseskode_52", pa.string()), ("ydelsesgruppe_52", pa.string()), ("modtagerstatus", pa.string()),
+])
+# Delta statistics on what readers filter on; not on the 64-character person ids (they skip nothing).
+STATS_COLUMNS = [c for c in OVERGANG_COLUMNS if c not in ("person_id", "aar")]
+_DAY_BITS = 20  # days since 1970 fit in 20 bits until the year 4840: (person, day) packs into one int64
 
 
 def status_52(group: Column, group_52: Column) -> Column:
@@ -25,13 +51,100 @@ def status_52(group: Column, group_52: Column) -> Column:
 
 def build_transitions(fact: DataFrame, last_delivered_monday) -> DataFrame:
     """``last_delivered_monday``: the Monday of the delivery's last week (a date)."""
-    day = F.datediff(F.col("uge_start"), F.lit("1970-01-05").cast("date"))  # a Monday: days since then
-    exactly_52_weeks_on = (Window.partitionBy("person_id").orderBy(day)
+    # Both values come from one window over one ordering column: one shuffle and one sort, not two.
+    exactly_52_weeks_on = (Window.partitionBy("person_id").orderBy("_dag")
                            .rangeBetween(DAYS_52_WEEKS, DAYS_52_WEEKS))
     return (fact
+            .withColumn("_dag", F.datediff(F.col("uge_start"), F.lit("1970-01-05").cast("date")))  # a Monday
             .withColumn("ydelseskode_52", F.first("ydelseskode").over(exactly_52_weeks_on))
             .withColumn("ydelsesgruppe_52", F.first("ydelsesgruppe").over(exactly_52_weeks_on))
             .where(week_52_later(F.col("uge_start")) <= F.lit(last_delivered_monday))
             .withColumn("ydelsesgruppe_52", F.coalesce("ydelsesgruppe_52", F.lit(blank_group())))
             .withColumn("modtagerstatus", status_52(F.col("ydelsesgruppe"), F.col("ydelsesgruppe_52")))
             .select(*OVERGANG_COLUMNS))
+
+
+def write_transitions(fact: DataFrame, last_delivered_monday: dt.date, warehouse: str,
+                      name: str = "overgang_52") -> int:
+    """``overgang_52`` of ``fact`` written as table ``name`` of ``warehouse`` (partitioned by ``aar``, one
+    Delta commit); returns its new version. The same rows as ``build_transitions``."""
+    spark = fact.sparkSession
+    run_id = uuid.uuid4().hex[:12]
+    path = table_path(warehouse, name)
+    task = _write_task(path, run_id, last_delivered_monday, blank_group(), recipient_status())
+    # Rows shuffled by person, not sorted: each task gets all the weeks of its persons. One row per file.
+    added = fact.select(*INPUT_COLUMNS).repartition("person_id").mapInArrow(task, "fil string").collect()
+    files = [DataFile.from_add_action(row.fil) for row in added]
+    return commit_files(spark, path, OVERGANG_SCHEMA, ["aar"], files, STATS_COLUMNS)
+
+
+def _write_task(path: str, run_id: str, last_monday: dt.date, blank: str, status: dict[str, str]) -> Callable:
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        weeks = pa.Table.from_batches(list(batches))
+        if not weeks.num_rows:
+            return
+        out = transitions_of(weeks, last_monday, blank, status)
+        years = out.column("aar").to_numpy()
+        starts = np.flatnonzero(np.diff(years, prepend=years[:1] - 1))
+        tag = file_tag(run_id, TaskContext.get().partitionId())
+        added = []
+        for start, end in zip(starts, [*starts[1:], len(years)]):
+            data = out.slice(start, end - start).drop_columns(["aar"])
+            added.append(write_data_file(path, data, {"aar": int(years[start])}, tag, STATS_COLUMNS).add_action())
+        yield pa.record_batch([pa.array(added, pa.string())], names=["fil"])
+
+    return run
+
+
+def transitions_of(weeks: pa.Table, last_monday: dt.date, blank: str, status: dict[str, str]) -> pa.Table:
+    """The rule on the weeks of whole persons (``INPUT_COLUMNS``; (person, week) is the key): each week
+    whose Monday + 364 is at most ``last_monday``, with the code and group of that later week of the same
+    person (none and ``blank`` when the person has no row then) and the status. Rows by year, person and
+    week; text columns as dictionary arrays (the rows only move integer indices: no string is copied)."""
+    text = {c: _encoded(weeks.column(c)) for c in ("person_id", "kommune", "ydelseskode", "ydelsesgruppe")}
+    number = {c: weeks.column(c).combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
+              for c in ("aar", "uge", "maaned")}
+    day = weeks.column("uge_start").combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)
+    key = (text["person_id"][0].astype(np.int64) << _DAY_BITS) | day.astype(np.int64)
+    order = np.argsort(key)  # (person, week) is the key: no ties
+    key = key[order]
+    later = np.minimum(np.searchsorted(key, key + DAYS_52_WEEKS), len(key) - 1)
+    follow = np.where(key[later] == key + DAYS_52_WEEKS, order[later], -1)
+    kept = day[order] + DAYS_52_WEEKS <= (last_monday - dt.date(1970, 1, 1)).days
+    rows, follow = order[kept], follow[kept]
+    by_year = np.argsort(number["aar"][rows], kind="stable")
+    rows, follow = rows[by_year], follow[by_year]
+
+    out = {"person_id": _take(*text["person_id"], rows)}
+    out.update({c: pa.array(number[c][rows]) for c in ("aar", "uge")})
+    out["uge_start"] = pa.array(day[rows]).view(pa.date32())
+    out["maaned"] = pa.array(number["maaned"][rows])
+    out.update({c: _take(*text[c], rows) for c in ("kommune", "ydelseskode", "ydelsesgruppe")})
+    codes, code_values = text["ydelseskode"]
+    out["ydelseskode_52"] = _take(np.where(follow >= 0, codes[follow], -1), code_values, None)
+    groups, group_values = text["ydelsesgruppe"]
+    group = groups[rows]
+    group_52 = np.where(follow >= 0, groups[follow], len(group_values))  # the next id: the blank group
+    group_52[group_52 < 0] = len(group_values)  # a later week without a group counts as blank too
+    blank_52 = group_52 == len(group_values)
+    if blank in group_values.to_pylist():
+        blank_52 |= group_52 == group_values.to_pylist().index(blank)
+    out["ydelsesgruppe_52"] = _take(group_52, pa.concat_arrays([group_values, pa.array([blank], group_values.type)]),
+                                    None)
+    state = np.where(blank_52, 0, np.where((group_52 == group) & (group >= 0), 1, 2)).astype(np.int32)
+    out["modtagerstatus"] = pa.DictionaryArray.from_arrays(
+        pa.array(state), pa.array([status["none"], status["same"], status["other"]]))
+    return pa.table(out)
+
+
+def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """A text column as (index per row, -1 where null; the distinct values)."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return indices, encoded.dictionary.cast(pa.string())
+
+
+def _take(indices: np.ndarray, values: pa.Array, rows: np.ndarray | None) -> pa.DictionaryArray:
+    """``values[indices[rows]]`` as a dictionary array; null where the index is -1."""
+    picked = indices if rows is None else indices[rows]
+    return pa.DictionaryArray.from_arrays(pa.array(picked, mask=picked < 0), values)
