@@ -28,23 +28,30 @@ def _read(spark: SparkSession, warehouse: str, name: str) -> DataFrame | None:
     return spark.read.format("delta").load(path) if DeltaTable.isDeltaTable(spark, path) else None
 
 
-def previous_release(spark: SparkSession, warehouse: str) -> DataFrame:
-    """The suppressed cells of the release in the warehouse (none the first time), materialised now,
-    because the same table is overwritten below."""
-    before = _read(spark, warehouse, CONFIDENTIAL)
-    if before is None:
+CURRENT = "current"  # the previous release is whatever the warehouse holds now
+
+
+def previous_release(spark: SparkSession, warehouse: str, version: int | str | None = CURRENT) -> DataFrame:
+    """The suppressed cells of the previous release (none the first time), materialised now, because the
+    same table is overwritten below. ``version``: the Delta version of the confidential table that was
+    the previous release (the refresh passes the last published delivery before this one, so rebuilding a
+    delivery carries over from the same release as its first build did); None: there is none."""
+    before = _read(spark, warehouse, CONFIDENTIAL) if version == CURRENT or version is None else \
+        spark.read.format("delta").option("versionAsOf", int(version)).load(table_path(warehouse, CONFIDENTIAL))
+    if before is None or version is None:
         return spark.createDataFrame([], PREVIOUS_SCHEMA)
     cells = before.where(F.col("undertrykt")).select(*[c.split()[0] for c in PREVIOUS_SCHEMA.split(", ")])
     return cells.localCheckpoint()
 
 
-def build_benchmark(spark: SparkSession, warehouse: str) -> dict[str, int]:
-    """Writes the four benchmark tables; returns table -> new Delta version."""
+def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int | str | None = CURRENT) -> dict[str, int]:
+    """Writes the four benchmark tables; returns table -> new Delta version. ``previous_version``: see
+    ``previous_release``."""
     fact = _read(spark, warehouse, "fact_dream")
     spells = _read(spark, warehouse, "fact_aktivering")
     if fact is None or spells is None:
         raise InputError(f"no fact_dream or fact_aktivering table in {warehouse}: run `dream model` first")
-    previous = previous_release(spark, warehouse)
+    previous = previous_release(spark, warehouse, previous_version)
     confidential = suppress_cells(inner_cells(fact, spells), previous)
     befolkning = _read(spark, warehouse, POPULATION_TABLE)
     pop = None

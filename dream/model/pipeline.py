@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from dream.benchmark import build_benchmark
+from dream.benchmark.pipeline import CURRENT
 from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
 from dream.measures.pipeline import build_measures
 from dream.model.activation import build_activation_spells
@@ -44,10 +45,12 @@ _SPELL_STATS = ["ydelsesgruppe", "start_uge_start", "slut_uge_start", "kommune"]
 
 
 def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
-                window_weeks: int = DEFAULT_WINDOW_WEEKS, first_year: int | None = None) -> dict[str, int]:
+                window_weeks: int = DEFAULT_WINDOW_WEEKS, first_year: int | None = None,
+                benchmark_previous: int | str | None = CURRENT) -> dict[str, int]:
     """Returns table -> new Delta version. ``measures=False`` stops after the spell tables;
     ``window_weeks`` is the long window of ``maaling_andel_paa_ydelse`` (seed 002: 300 weeks);
-    ``first_year``: the history window: the published layer holds the (ISO) years from it on only."""
+    ``first_year``: the history window: the published layer holds the (ISO) years from it on only;
+    ``benchmark_previous``: the version of the benchmark's previous release (see ``previous_release``)."""
     check_window(window_weeks)  # before the long build, not after it
     started = time.monotonic()
 
@@ -90,7 +93,7 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
         log.info("Model 6/7: measures")
         versions.update(build_measures(spark, warehouse, window_weeks=window_weeks))
         log.info("Model 7/7: ydelsesaktivitet_benchmark")
-        versions.update(build_benchmark(spark, warehouse))
+        versions.update(build_benchmark(spark, warehouse, benchmark_previous))
     log.info("Model built in %.1f s", time.monotonic() - started)
     return versions
 

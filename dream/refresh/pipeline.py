@@ -34,7 +34,10 @@ from dream.model.pipeline import build_model
 from dream.refresh.delivery import DeliveryInfo, check_against_last, inspect_delivery
 from dream.refresh.lock import WarehouseLock
 from dream.refresh.maintenance import VACUUM_MODES, compact, vacuum
-from dream.refresh.runlog import FAILED, PUBLISHED, RUN_LOG, UNCHANGED, RunRecord, last_published, record_run
+from dream.benchmark.pipeline import CONFIDENTIAL
+from dream.refresh.runlog import (
+    FAILED, PUBLISHED, RUN_LOG, UNCHANGED, RunRecord, last_published, last_published_before, record_run,
+)
 from dream.tables import current_version, roll_back
 
 log = logging.getLogger(__name__)
@@ -80,7 +83,9 @@ def refresh(spark: SparkSession, input_path: str, warehouse: str, config: Config
             check_against_last(info, last and last.leverance, last and last.personer,
                                config.refresh.max_person_drop, allow_older)
             source = str(input_path) if delivery.files == [str(input_path)] else str(staging)
-            result = _publish(spark, source, warehouse, config, info, record, progress)
+            earlier = last_published_before(spark, warehouse, info.leverance)
+            previous = dict(earlier.tabelversioner).get(CONFIDENTIAL) if earlier is not None else None
+            result = _publish(spark, source, warehouse, config, info, record, progress, previous)
         except BaseException as exc:  # also KeyboardInterrupt: the tables go back either way
             _record_failure(spark, warehouse, record, exc)
             raise
@@ -92,7 +97,7 @@ def refresh(spark: SparkSession, input_path: str, warehouse: str, config: Config
 
 
 def _publish(spark: SparkSession, source: str, warehouse: str, config: Config, info: DeliveryInfo,
-             record: RunRecord, progress: bool) -> RefreshResult:
+             record: RunRecord, progress: bool, benchmark_previous: int | None) -> RefreshResult:
     before = _delta_tables(spark, warehouse)
     try:
         log.info("Refresh 1/4: ingest delivery %s (%s to %s, %s persons)", info.leverance, info.first_week.column,
@@ -102,7 +107,8 @@ def _publish(spark: SparkSession, source: str, warehouse: str, config: Config, i
         if weekly is None or weekly.skrevet == 0:
             raise InputError(f"{info.source}: every weekly cell is blank or quarantined: no benefit week to publish")
         log.info("Refresh 2/4: model (history from %d)", record.historik_fra_aar)
-        modelled = build_model(spark, warehouse, first_year=record.historik_fra_aar)
+        modelled = build_model(spark, warehouse, first_year=record.historik_fra_aar,
+                               benchmark_previous=benchmark_previous)
         written = [*ingested.versions, *modelled]
         log.info("Refresh 3/4: compaction of tables with small files")
         for name in written:

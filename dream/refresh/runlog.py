@@ -63,6 +63,13 @@ def last_published(spark: SparkSession, warehouse: str, leverance: str | None = 
     return published.orderBy(F.col("afsluttet").desc()).limit(1).first()
 
 
+def last_published_before(spark: SparkSession, warehouse: str, leverance: str):
+    """The run log row of the latest published delivery older than ``leverance`` (the previous release of
+    a delivery, also when that delivery is rebuilt), or None. One row."""
+    published = runs(spark, warehouse).where((F.col("status") == PUBLISHED) & (F.col("leverance") < leverance))
+    return published.orderBy(F.col("leverance").desc(), F.col("afsluttet").desc()).limit(1).first()
+
+
 def table_versions(spark: SparkSession, warehouse: str, leverance: str | None = None) -> dict[str, int]:
     """Table -> Delta version of the latest published delivery, or of ``leverance``."""
     row = last_published(spark, warehouse, leverance)
