@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test clean
+.PHONY: setup run test test-crash clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,9 @@ run: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest
+
+test-crash: setup
+	$(VENV)/bin/python -m pytest -m crash tests/test_refresh_crash.py
 
 clean:
 	rm -rf data/warehouse data/synth data/test-warehouse data/test-synth

@@ -55,6 +55,7 @@ def _refresh_until(source, warehouse, pattern, delay):
     return lines
 
 
+@pytest.mark.crash
 def test_killed_ten_times_then_completed(spark, published, tmp_path):
     warehouse = copy_warehouse(published.after_september, tmp_path / "warehouse")
     old, new = published.september_prints, published.october_prints

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from delta.tables import DeltaTable
@@ -21,6 +22,22 @@ CONFIDENTIAL = f"{TABLE}_fortrolig"
 KEY_FIGURES = f"{TABLE}_noegletal"
 SUMMARY = f"{TABLE}_undertrykkelse"
 POPULATION_TABLE = "befolkning"
+# Each release publishes the last 13 months: the rolling 12 months and the change on the month before.
+# Older months stay as the releases that first published them (time travel); suppressing 11 years of months
+# anew every release would cost hours and would publish old months again under a new pattern.
+PUBLISHED_MONTHS = 13
+
+
+def recent_months(fact: DataFrame, spells: DataFrame, months: int = PUBLISHED_MONTHS) -> tuple[DataFrame, DataFrame]:
+    """The weeks and activation spells of the last ``months`` months (weeks by their Thursday)."""
+    last = fact.agg(F.max("uge_start")).first()[0]  # one value
+    if last is None:
+        return fact, spells
+    thursday = last + dt.timedelta(days=3)
+    index = thursday.year * 12 + thursday.month - 1 - (months - 1)
+    start = dt.date(index // 12, index % 12 + 1, 1)
+    on_or_after = lambda monday: F.date_add(monday, 3) >= F.lit(start)
+    return fact.where(on_or_after(F.col("uge_start"))), spells.where(on_or_after(F.col("start_uge_start")))
 
 
 def _read(spark: SparkSession, warehouse: str, name: str) -> DataFrame | None:
@@ -51,6 +68,7 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
     spells = _read(spark, warehouse, "fact_aktivering")
     if fact is None or spells is None:
         raise InputError(f"no fact_dream or fact_aktivering table in {warehouse}: run `dream model` first")
+    fact, spells = recent_months(fact, spells)
     previous = previous_release(spark, warehouse, previous_version)
     confidential = suppress_cells(inner_cells(fact, spells), previous)
     befolkning = _read(spark, warehouse, POPULATION_TABLE)
