@@ -71,7 +71,7 @@ def cmd_refresh(args: argparse.Namespace) -> None:
     from dream.jobs import run_refresh
 
     run_refresh(args.input, args.warehouse, env=args.env, conf_dir=args.conf_dir, leverance=args.delivery,
-                force=args.force, allow_older=args.allow_older)
+                force=args.force, allow_older=args.allow_older, population=args.population)
 
 
 def cmd_run(args: argparse.Namespace) -> None:
@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--warehouse", required=True, help="folder of the Delta tables")
     refresh.add_argument("--delivery", type=_delivery_month,
                          help="the delivery's month YYYY-MM (default: the month of its last week)")
+    refresh.add_argument("--population", help="16-66 year olds per kommune, year, age (Parquet; default: "
+                         "<input>_befolkning.parquet beside the input)")
     refresh.add_argument("--force", action="store_true", help="rebuild even if this delivery is already published")
     refresh.add_argument("--allow-older", action="store_true",
                          help="accept a delivery older than the published one")

@@ -33,10 +33,11 @@ def run_model(warehouse: str, env: str = "local", conf_dir: str | None = None) -
 
 
 def run_refresh(input_path: str, warehouse: str, env: str = "local", conf_dir: str | None = None,
-                leverance: str | None = None, force: bool = False, allow_older: bool = False) -> RefreshResult:
+                leverance: str | None = None, force: bool = False, allow_older: bool = False,
+                population: str | None = None) -> RefreshResult:
     config = load_config(env, conf_dir)
     result = refresh(get_spark(config), input_path, warehouse, config, leverance=leverance, force=force,
-                     allow_older=allow_older)
+                     allow_older=allow_older, population=population)
     _refresh_summary(result)
     return result
 

@@ -22,7 +22,7 @@ def test_each_delivery_is_recorded_with_every_table_version(spark, published):
     assert [(r.leverance, r.status) for r in log] == [("2026-09", "publiceret"), ("2026-10", "publiceret")]
     september, october = (dict(r.tabelversioner) for r in log)
     tables = set(data_tables(published.warehouse))
-    assert {"dsa_y", "fact_dream", "overgang_52", "noegletal"} <= tables
+    assert {"dsa_y", "fact_dream", "overgang_52", "noegletal", "befolkning", "ydelsesaktivitet_benchmark"} <= tables
     assert tables <= set(october) and set(september) == set(october)
     assert all(october[t] >= september[t] for t in tables)
     # Every table with data is replaced (Delta makes no commit for an empty table overwritten by nothing).

@@ -33,12 +33,14 @@ from dream.ingest.sources import open_delivery
 from dream.model.pipeline import build_model
 from dream.refresh.delivery import DeliveryInfo, check_against_last, inspect_delivery
 from dream.refresh.lock import WarehouseLock
+from dream.refresh.population import TABLE as POPULATION
+from dream.refresh.population import population_source, read_population
 from dream.refresh.maintenance import VACUUM_MODES, compact, vacuum
 from dream.benchmark.pipeline import CONFIDENTIAL
 from dream.refresh.runlog import (
     FAILED, PUBLISHED, RUN_LOG, UNCHANGED, RunRecord, last_published, last_published_before, record_run,
 )
-from dream.tables import current_version, roll_back
+from dream.tables import current_version, roll_back, write_table
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +59,12 @@ class RefreshResult:
 
 
 def refresh(spark: SparkSession, input_path: str, warehouse: str, config: Config, leverance: str | None = None,
-            force: bool = False, allow_older: bool = False, progress: bool = True) -> RefreshResult:
+            force: bool = False, allow_older: bool = False, progress: bool = True,
+            population: str | None = None) -> RefreshResult:
     """Publish one delivery. ``leverance``: its month YYYY-MM (default: the month of its last week);
     ``force``: rebuild even if this delivery is already published; ``allow_older``: accept a delivery
-    older than the published one."""
+    older than the published one; ``population``: the 16-66 population file (default: the
+    ``_befolkning.parquet`` beside the delivery)."""
     if config.refresh.vacuum not in VACUUM_MODES:
         raise ConfigError(f"refresh.vacuum must be one of {VACUUM_MODES}, got {config.refresh.vacuum!r}")
     started, clock = _now(), time.monotonic()
@@ -85,7 +89,7 @@ def refresh(spark: SparkSession, input_path: str, warehouse: str, config: Config
             source = str(input_path) if delivery.files == [str(input_path)] else str(staging)
             earlier = last_published_before(spark, warehouse, info.leverance)
             previous = dict(earlier.tabelversioner).get(CONFIDENTIAL) if earlier is not None else None
-            result = _publish(spark, source, warehouse, config, info, record, progress, previous)
+            result = _publish(spark, source, warehouse, config, info, record, progress, previous, population)
         except BaseException as exc:  # also KeyboardInterrupt: the tables go back either way
             _record_failure(spark, warehouse, record, exc)
             raise
@@ -97,7 +101,8 @@ def refresh(spark: SparkSession, input_path: str, warehouse: str, config: Config
 
 
 def _publish(spark: SparkSession, source: str, warehouse: str, config: Config, info: DeliveryInfo,
-             record: RunRecord, progress: bool, benchmark_previous: int | None) -> RefreshResult:
+             record: RunRecord, progress: bool, benchmark_previous: int | None,
+             population_path: str | None) -> RefreshResult:
     before = _delta_tables(spark, warehouse)
     try:
         log.info("Refresh 1/4: ingest delivery %s (%s to %s, %s persons)", info.leverance, info.first_week.column,
@@ -106,6 +111,12 @@ def _publish(spark: SparkSession, source: str, warehouse: str, config: Config, i
         weekly = next((c for c in ingested.counts if c.tabel == WEEKLY_TABLE), None)
         if weekly is None or weekly.skrevet == 0:
             raise InputError(f"{info.source}: every weekly cell is blank or quarantined: no benefit week to publish")
+        population = population_source(info.source, population_path)
+        if population is None:
+            log.warning("No population file (%s_befolkning.parquet beside the delivery, or --population): the "
+                        "measures and benchmark run without the 16-66 population", Path(info.source).stem)
+        else:
+            ingested.versions[POPULATION] = write_table(read_population(spark, population), warehouse, POPULATION, [])
         log.info("Refresh 2/4: model (history from %d)", record.historik_fra_aar)
         modelled = build_model(spark, warehouse, first_year=record.historik_fra_aar,
                                benchmark_previous=benchmark_previous)
