@@ -60,7 +60,8 @@ def key_figures(published: DataFrame, pop: DataFrame) -> DataFrame:
     cells = (published.where(F.col("maal").isin(RATE_MEASURES))
              .withColumn("aar", year_of(F.col("periode")))
              .join(pop, ["aar", "niveau", "omraade"], "left")
-             .withColumn("pr_1000", F.col("antal") * 1000.0 / F.col("befolkning"))
+             # no residents aged 16-66 in the population table (an area or year it lacks): no rate, not an error
+             .withColumn("pr_1000", F.try_divide(F.col("antal") * 1000.0, F.col("befolkning")))
              .withColumn("m", month_index(F.col("periode"))))
     region_of = F.create_map(*[F.lit(x) for kv in regions().items() for x in kv])
     cells = cells.withColumn("region", F.when(F.col("niveau") == "kommune", region_of[F.col("omraade")])
