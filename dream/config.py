@@ -61,6 +61,7 @@ class RefreshSettings:
     compact_below_mb: int = 8  # OPTIMIZE a table whose files average less than this; 0 = never
     lock_wait_seconds: int = 0  # a second refresh waits this long for the first, then stops
     max_person_drop: int = 20  # percent fewer persons than the last delivery that stops a refresh
+    benchmark_months: int = 13  # months YdelsesAktivitetBenchmark publishes per release (rolling 12 + change)
 
 
 @dataclass(frozen=True)

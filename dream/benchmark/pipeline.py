@@ -61,14 +61,15 @@ def previous_release(spark: SparkSession, warehouse: str, version: int | str | N
     return cells.localCheckpoint()
 
 
-def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int | str | None = CURRENT) -> dict[str, int]:
+def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int | str | None = CURRENT,
+                    months: int = PUBLISHED_MONTHS) -> dict[str, int]:
     """Writes the four benchmark tables; returns table -> new Delta version. ``previous_version``: see
-    ``previous_release``."""
+    ``previous_release``; ``months``: the months published (the last ones of the data)."""
     fact = _read(spark, warehouse, "fact_dream")
     spells = _read(spark, warehouse, "fact_aktivering")
     if fact is None or spells is None:
         raise InputError(f"no fact_dream or fact_aktivering table in {warehouse}: run `dream model` first")
-    fact, spells = recent_months(fact, spells)
+    fact, spells = recent_months(fact, spells, months)
     previous = previous_release(spark, warehouse, previous_version)
     confidential = suppress_cells(inner_cells(fact, spells), previous)
     befolkning = _read(spark, warehouse, POPULATION_TABLE)

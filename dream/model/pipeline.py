@@ -11,7 +11,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from dream.benchmark import build_benchmark
-from dream.benchmark.pipeline import CURRENT
+from dream.benchmark.pipeline import CURRENT, PUBLISHED_MONTHS
 from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
 from dream.measures.pipeline import build_measures
 from dream.model.activation import build_activation_spells
@@ -46,7 +46,8 @@ _SPELL_STATS = ["ydelsesgruppe", "start_uge_start", "slut_uge_start", "kommune"]
 
 def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
                 window_weeks: int = DEFAULT_WINDOW_WEEKS, first_year: int | None = None,
-                benchmark_previous: int | str | None = CURRENT) -> dict[str, int]:
+                benchmark_previous: int | str | None = CURRENT, benchmark_months: int = PUBLISHED_MONTHS
+                ) -> dict[str, int]:
     """Returns table -> new Delta version. ``measures=False`` stops after the spell tables;
     ``window_weeks`` is the long window of ``maaling_andel_paa_ydelse`` (seed 002: 300 weeks);
     ``first_year``: the history window: the published layer holds the (ISO) years from it on only;
@@ -93,7 +94,7 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
         log.info("Model 6/7: measures")
         versions.update(build_measures(spark, warehouse, window_weeks=window_weeks))
         log.info("Model 7/7: ydelsesaktivitet_benchmark")
-        versions.update(build_benchmark(spark, warehouse, benchmark_previous))
+        versions.update(build_benchmark(spark, warehouse, benchmark_previous, benchmark_months))
     log.info("Model built in %.1f s", time.monotonic() - started)
     return versions
 

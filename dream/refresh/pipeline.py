@@ -119,7 +119,8 @@ def _publish(spark: SparkSession, source: str, warehouse: str, config: Config, i
             ingested.versions[POPULATION] = write_table(read_population(spark, population), warehouse, POPULATION, [])
         log.info("Refresh 2/4: model (history from %d)", record.historik_fra_aar)
         modelled = build_model(spark, warehouse, first_year=record.historik_fra_aar,
-                               benchmark_previous=benchmark_previous)
+                               benchmark_previous=benchmark_previous,
+                               benchmark_months=config.refresh.benchmark_months)
         written = [*ingested.versions, *modelled]
         log.info("Refresh 3/4: compaction of tables with small files")
         for name in written:
