@@ -17,7 +17,7 @@
    ``threshold`` (the sum minus its published parts is what anyone can compute). Where they hold
    1..threshold-1, their sum becomes a protected vector of its own and the elimination runs again (a
    suppressed zero holds nothing: a small cell hidden only next to zeros is still revealed, the
-   singleton problem). Every cell suppressed so far stays suppressed and becomes protected.
+   singleton problem). Every cell suppressed so far stays suppressed.
 4. Intervals (``boxes.py``): linear protection says a hidden cell cannot be computed, not that it can be
    large. Every suppressed cell with 1..threshold-1 must be able to reach ``threshold``, every other
    nonzero suppressed cell must be able to move, with all published cells fixed and inner cells >= 0.
@@ -251,8 +251,11 @@ def suppress(inner: pd.DataFrame, dimensions: Sequence[Dimension], value: str = 
         revised = bool((~np.isnan(prev_values) & (prev_values != v)).any())
         forced_published = ~prev_sup & same & ~primary
     carried = prev_sup & ~primary
-    protected = primary | (carried & (v > 0))
-    hidden = carried & (v == 0)
+    # Only the primary cells (and the groups found below) are protected in the elimination: every other
+    # suppressed cell is simply not published ("hidden"), and gets its witness from the interval step.
+    # Protecting large carried-over or box cells too would only make the elimination slower.
+    protected = primary
+    hidden = carried
     order = preference_order(table, forced_published)
     virtual: list[frozenset[int]] = []
     notes: list[str] = []
@@ -294,8 +297,7 @@ def suppress(inner: pd.DataFrame, dimensions: Sequence[Dimension], value: str = 
         if not groups:
             break
         virtual += groups
-        protected = suppressed & (v > 0)
-        hidden = suppressed & (v == 0)
+        hidden = suppressed & ~protected
     reason = np.full(table.n_cells, None, dtype=object)
     reason[suppressed & ~primary] = SECONDARY
     reason[carried] = CARRIED
