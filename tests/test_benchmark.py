@@ -9,6 +9,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from dream.benchmark import build_benchmark
+from dream.benchmark.audit import audit_benchmark
+from dream.benchmark.cells import POPULATION
 from dream.benchmark.pipeline import CONFIDENTIAL, KEY_FIGURES, SUMMARY, TABLE
 from dream.disclosure import Dimension
 from dream.disclosure.audit import audit
@@ -101,6 +103,32 @@ def test_secondary_suppression_passes_the_audit(spark, built):
         result.raise_if_failed()
         row = summary[(summary.periode == periode) & (summary.maal == maal)].iloc[0]
         assert row.undertrykte == frame["suppressed"].sum() == row.primaere + row.sekundaere + row.overfoerte
+
+
+def test_the_warehouse_audit_passes_and_catches_a_published_secondary_cell(spark, built, tmp_path):
+    warehouse, _ = built
+    summary, results = audit_benchmark(spark, warehouse)
+    assert all(r.ok for r in results)
+    assert summary[["afsloerede", "under_taerskel"]].to_numpy().sum() == 0
+    recorded = read(spark, warehouse, SUMMARY).where(F.col("maal") != POPULATION).toPandas()
+    both = summary.merge(recorded, on=["periode", "maal"], suffixes=("", "_recorded"))
+    assert len(both) == len(summary) == len(recorded) == 4  # January: 3 measures; February: recipients only
+    assert (both.undertrykte == both.undertrykte_recorded).all() and both.undertrykte.sum() > 0
+
+    # Publish 101's recipients of January 2024 (6): region 1084 (9) - 101 gives 147's 3 away.
+    public = read(spark, warehouse, TABLE)
+    cells = public.toPandas()
+    leak = ((cells.omraade == "101") & (cells.maal == RECIPIENTS) & (cells.periode == "2024-01")
+            & (cells.ydelsesgruppe == ALL) & (cells.visitationsgruppe == ALL) & (cells.aktivering == ALL))
+    assert cells.loc[leak, "undertrykt"].tolist() == [True]
+    cells.loc[leak, ["antal", "undertrykt"]] = [6, False]
+    leaked = str(tmp_path / "leaked")
+    write_table(spark.createDataFrame(cells, public.schema), leaked, TABLE, [])
+    summary, results = audit_benchmark(spark, leaked)
+    failing = summary[summary.afsloerede > 0]
+    assert failing[["periode", "maal"]].values.tolist() == [["2024-01", RECIPIENTS]]
+    problems = next(r for r in results if not r.ok).problems
+    assert ("147", "kommune") in set(zip(problems.omraade, problems.omraade_niveau))
 
 
 def test_rates_and_ranks_null_where_suppressed(spark, built):
