@@ -1,8 +1,8 @@
-"""Benchmark: `dream ingest` against DuckDB doing the same weekly unpivot, on the same synthetic input.
+"""Benchmark: `dream ingest` against DuckDB and Polars doing the same weekly unpivot, on the same synthetic input.
 
     .venv/bin/python benchmarks/ingest.py [--persons 200000] [--seed 1] [--input PATH] [--workdir DIR]
 
-Both run as subprocesses, timed as a whole (start-up included) while the memory of their process trees is
+All three run as subprocesses, timed as a whole (start-up included) while the memory of their process trees is
 sampled. The table printed compares wall time, peak memory and the weekly table each wrote. See README.md.
 """
 
@@ -22,7 +22,7 @@ from _measure import Run, delta_table_size, parquet_folder_size, run_measured, t
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 WEEK_TABLE = "dsa_y"  # dream's weekly table (conf/families.yaml, family y)
-KEY_ENV = "BENCH_DUCKDB_KEY"  # the DuckDB child's pseudonymisation key: random per run, never on a command line
+KEY_ENV = "BENCH_PEER_KEY"  # the peers' pseudonymisation key: random per run, never on a command line
 
 # The weekly long table as dream writes it: person_id, aar, uge, uge_start, ydelseskode, kommune,
 # partitioned by (aar, kommune). The person id is hashed in the wide rows, once per person, before the
@@ -54,6 +54,9 @@ COPY (
 """
 
 
+PEERS = ("duckdb", "polars")
+
+
 def cores() -> int:
     """The CPU cores this process may use."""
     return len(os.sched_getaffinity(0))
@@ -73,6 +76,41 @@ def duckdb_job(input_path: Path, out: Path) -> None:
     con.execute("SET preserve_insertion_order = false")  # COPY needs no order; less memory
     con.execute(DUCKDB_SQL.format(out=str(out).replace("'", "''")),
                 {"input": parquet_source(input_path), "key": os.environ[KEY_ENV]})
+
+
+def polars_job(input_path: Path, out: Path) -> None:
+    """The Polars side, run inside the measured child process: the same transformation as ``DUCKDB_SQL``,
+    with Polars' lazy engine (unpivot, join, a hive-partitioned Parquet write). Polars has no SHA-256
+    expression: the person ids are hashed once per person with hashlib, as DuckDB hashes the wide rows."""
+    import hashlib
+
+    import polars as pl
+
+    key = os.environ[KEY_ENV].encode()
+    wide = pl.scan_parquet(parquet_source(input_path))
+    names = wide.collect_schema().names()
+    pnr = wide.select(pl.col("pnr").str.strip_chars()).collect().to_series()
+    ids = pl.DataFrame({"pnr": pnr, "person_id": [hashlib.sha256(key + p.encode()).hexdigest() for p in pnr]})
+    weeks = (wide.select(pl.col("pnr").str.strip_chars(), *[c for c in names if c.startswith("y_")])
+             .unpivot(index="pnr", variable_name="kolonne", value_name="ydelseskode")
+             .with_columns(pl.col("ydelseskode").str.strip_chars())
+             .filter(pl.col("ydelseskode").is_not_null() & (pl.col("ydelseskode") != ""))
+             .with_columns(yy=pl.col("kolonne").str.slice(2, 2).cast(pl.Int32),
+                           uge=pl.col("kolonne").str.slice(4, 2).cast(pl.Int32))
+             .with_columns(aar=pl.when(pl.col("yy") < 90).then(2000 + pl.col("yy")).otherwise(1900 + pl.col("yy"))))
+    homes = (wide.select(pl.col("pnr").str.strip_chars(), *[c for c in names if c.startswith("nykom_")])
+             .unpivot(index="pnr", variable_name="kolonne", value_name="kommune")
+             .with_columns(pl.col("kommune").str.strip_chars(), aar=pl.col("kolonne").str.slice(6).cast(pl.Int32))
+             .filter(pl.col("kommune").is_not_null() & (pl.col("kommune") != ""))
+             .select("pnr", "aar", "kommune"))
+    jan4 = pl.date(pl.col("aar"), 1, 4)  # the Monday of ISO week 1 is the Monday of the week holding 4 January
+    table = (weeks.join(homes, on=["pnr", "aar"], how="left").join(ids.lazy(), on="pnr")
+             .select("person_id", "aar", "uge",
+                     (jan4 - pl.duration(days=jan4.dt.weekday() - 1) + pl.duration(weeks=pl.col("uge") - 1))
+                     .alias("uge_start"),
+                     "ydelseskode", pl.col("kommune").fill_null("000"))
+             .collect())
+    table.write_parquet(out, compression="zstd", partition_by=["aar", "kommune"])
 
 
 def ensure_input(persons: int, seed: int, cache: Path) -> Path:
@@ -99,26 +137,26 @@ def run_dream(input_path: Path, workdir: Path) -> tuple[Run, Path]:
     return run_measured(command, workdir / "logs", "dream", cwd=REPO), warehouse / WEEK_TABLE
 
 
-def run_duckdb(input_path: Path, workdir: Path) -> tuple[Run, Path]:
-    """This script's DuckDB job in a child process, so its memory is measured on its own."""
-    out = workdir / "duckdb-out" / WEEK_TABLE
+def run_peer(tool: str, input_path: Path, workdir: Path) -> tuple[Run, Path]:
+    """This script's ``tool`` job (duckdb or polars) in a child process, so its memory is measured on its own."""
+    out = workdir / f"{tool}-out" / WEEK_TABLE
     shutil.rmtree(out.parent, ignore_errors=True)
     out.parent.mkdir(parents=True)
     command = [str(VENV_BIN / "python"), str(Path(__file__).resolve()), "--input", str(input_path),
-               "--duckdb-job", str(out)]
+               f"--{tool}-job", str(out)]
     env = {**os.environ, KEY_ENV: secrets.token_hex(32)}
-    return run_measured(command, workdir / "logs", "duckdb", cwd=REPO, env=env), out
+    return run_measured(command, workdir / "logs", tool, cwd=REPO, env=env), out
 
 
-def duckdb_rows(out: Path) -> int:
-    """Rows of the Parquet files DuckDB wrote, counted by DuckDB."""
+def parquet_rows(out: Path) -> int:
+    """Rows of the Parquet files a peer wrote, counted by DuckDB."""
     import duckdb
 
     return duckdb.connect().execute("SELECT count(*) FROM read_parquet($p)", {"p": parquet_source(out)}).fetchone()[0]
 
 
 def print_table(rows: list[tuple]) -> None:
-    """The result table: one line per tool, then the dream/duckdb ratios."""
+    """The result table: one line per tool, then dream's ratios to each peer."""
     header = ("tool", "wall s", "peak MB", "main MB", "jvm MB", "py workers MB", "rows", "files", "bytes")
     cells = [header] + [(tool, f"{run.seconds:.1f}", f"{run.peak_mb:,.0f}",
                          *(f"{run.peak_by_kind[k]:,.0f}" if k in run.peak_by_kind else "-"
@@ -128,8 +166,9 @@ def print_table(rows: list[tuple]) -> None:
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     for row in cells:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-    (_, dream, *_), (_, duck, *_) = rows
-    print(f"dream/duckdb: wall time {dream.seconds / duck.seconds:.1f}x, peak memory {dream.peak_mb / duck.peak_mb:.1f}x")
+    (_, dream, *_), *peers = rows
+    for tool, run, *_ in peers:
+        print(f"dream/{tool}: wall time {dream.seconds / run.seconds:.1f}x, peak memory {dream.peak_mb / run.peak_mb:.1f}x")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -142,6 +181,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, default=REPO / "data" / "bench" / "work",
                         help="folder for the outputs (replaced per run) and logs (default data/bench/work/)")
     parser.add_argument("--duckdb-job", type=Path, help=argparse.SUPPRESS)  # internal: the DuckDB child
+    parser.add_argument("--polars-job", type=Path, help=argparse.SUPPRESS)  # internal: the Polars child
     return parser.parse_args(argv)
 
 
@@ -150,21 +190,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.duckdb_job:
         duckdb_job(args.input, args.duckdb_job)
         return 0
+    if args.polars_job:
+        polars_job(args.input, args.polars_job)
+        return 0
     input_path = args.input.resolve() if args.input else ensure_input(args.persons, args.seed, args.cache.resolve())
     if not input_path.exists():
         sys.exit(f"no such input: {input_path}")
     workdir = args.workdir.resolve()
     print(f"input {input_path}; {cores()} cores; outputs and logs in {workdir}", flush=True)
 
-    (dream, dream_out), (duck, duck_out) = run_dream(input_path, workdir), run_duckdb(input_path, workdir)
-    failed = [(name, run) for name, run in (("dream", dream), ("duckdb", duck)) if not run.ok]
+    runs = {"dream": run_dream(input_path, workdir)}
+    runs.update({tool: run_peer(tool, input_path, workdir) for tool in PEERS})
+    failed = [(name, run) for name, (run, _) in runs.items() if not run.ok]
     for name, run in failed:
         print(f"{name} failed with exit code {run.returncode}: {' '.join(run.command)}\n"
               f"--- last lines of {run.stderr} ---\n{tail(run.stderr)}", file=sys.stderr)
     if failed:
         return 1
+    dream, dream_out = runs.pop("dream")
     print_table([("dream", dream, *delta_table_size(dream_out)),
-                 ("duckdb", duck, duckdb_rows(duck_out), *parquet_folder_size(duck_out))])
+                 *[(tool, run, parquet_rows(out), *parquet_folder_size(out)) for tool, (run, out) in runs.items()]])
     return 0
 
 
