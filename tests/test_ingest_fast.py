@@ -77,7 +77,8 @@ def test_commit_creates_overwrites_and_keeps_history(spark, tmp_path):
     second = [week_file(table, 2021, "751", [1], [2], [1])]
     assert commit_files(spark, str(table), SCHEMA, ["aar", "kommune"], second, STATS) == 1
 
-    v0 = spark.createDataFrame([("a", 2020, 1, D(2020, 1, 6), "111", "101"), ("b", 2020, 1, D(2020, 1, 6), "130", "101"),
+    v0 = spark.createDataFrame([("a", 2020, 1, D(2020, 1, 6), "111", "101"),
+                                ("b", 2020, 1, D(2020, 1, 6), "130", "101"),
                                 ("c", 2021, 3, D(2021, 1, 20), "999", "147")], SPARK_SCHEMA)
     v1 = spark.createDataFrame([("b", 2021, 2, D(2021, 1, 13), "130", "751")], SPARK_SCHEMA)
     assert_df_equality(load(spark, table), v1, ignore_nullable=True)

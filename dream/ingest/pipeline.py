@@ -119,32 +119,17 @@ def _ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config
     checks = Checks(frozenset(c.ydelseskode for c in benefit_codes()), frozenset(k.kommunekode for k in kommuner()))
     job = Job(run_id, warehouse, tuple(delivery.slices), plan, spec.families, checks)
     tables = [WEEKS_TABLE, PERSON_TABLE, QUARANTINE_TABLE, *(f.table for f in families)]
-    committed: dict[str, set[str]] = {}
+    committed: dict[str, set[str]] = {}  # table -> the files of this run its commit refers to
+    clock = time.monotonic()
     try:
-        clock = time.monotonic()
-        log.info("Stage 1/4: persons who occur more than once")
-        key = load_key(config.pseudonym)
-        duplicates = find_duplicates(delivery, plan.person_id, key, str(input_path))
-        log.info("Stage 2/4: check every cell, count the input and write the files (%.1f s)", time.monotonic() - clock)
-        with ThreadPoolExecutor(max_workers=1) as pool:  # the tables' versions are read while the tasks run
-            versions_before = pool.submit(lambda: {name: current_version(spark, warehouse, name) for name in tables})
-            outputs, counted = run_units(spark, job, families, key, duplicates)
-            before = versions_before.result()
-        outputs[WEEKS_TABLE] = _Output(WEEKS_SCHEMA, [], [], [delivered_weeks(job)])
-        log.info("Stage 3/4: commit %d Delta tables to %s (%.1f s)", len(tables), warehouse, time.monotonic() - clock)
-        versions = commit_all(spark, warehouse, outputs, tables, before, committed)
+        before, versions, counted = _write_and_commit(spark, job, delivery, families, tables, config, committed,
+                                                      str(input_path))
     finally:
         for name in tables:
             remove_uncommitted(table_path(warehouse, name), run_tag(run_id), committed.get(name, set()))
 
     log.info("Stage 4/4: reconcile input cells = rows written + rows quarantined (%.1f s)", time.monotonic() - clock)
-    counts = [TableCount(PERSON_TABLE, delivery.rows, rows_written(spark, warehouse, PERSON_TABLE),
-                         counted[PERSON_TABLE][1])]
-    for f in spec.families:
-        if f.table in counted:  # also a family whose only columns were malformed: all its cells quarantined
-            seen, quarantined = counted[f.table]
-            written = rows_written(spark, warehouse, f.table) if f.table in versions else 0
-            counts.append(TableCount(f.table, seen, written, quarantined))
+    counts = reconcile(spark, warehouse, delivery.rows, spec, counted, versions)
     for c in counts:
         log.info("  %-14s input %12s = written %12s + quarantined %9s  %s", c.tabel, f"{c.input_celler:,}",
                  f"{c.skrevet:,}", f"{c.karantaene:,}", "OK" if c.holds else "MISMATCH")
@@ -157,24 +142,72 @@ def _ingest(spark: SparkSession, input_path: str, warehouse: str, config: Config
     return result
 
 
+def reconcile(spark: SparkSession, warehouse: str, persons: int, spec: FamilySpec,
+              counted: dict[str, tuple[int, int]], versions: dict[str, int]) -> list[TableCount]:
+    """Per table: the input cells counted by the tasks against the rows its Delta commit reports."""
+    counts = [TableCount(PERSON_TABLE, persons, rows_written(spark, warehouse, PERSON_TABLE),
+                         counted[PERSON_TABLE][1])]
+    for f in spec.families:
+        if f.table in counted:  # also a family whose only columns were malformed: all its cells quarantined
+            seen, quarantined = counted[f.table]
+            written = rows_written(spark, warehouse, f.table) if f.table in versions else 0
+            counts.append(TableCount(f.table, seen, written, quarantined))
+    return counts
+
+
+def _write_and_commit(spark: SparkSession, job: Job, delivery: Delivery, families: list[Family], tables: list[str],
+                      config: Config, committed: dict[str, set[str]], source: str
+                      ) -> tuple[dict[str, int | None], dict[str, int], dict[str, tuple[int, int]]]:
+    """Stages 1-3; returns the tables' versions before and after, and per table (input cells, quarantined)."""
+    clock = time.monotonic()
+    log.info("Stage 1/4: persons who occur more than once")
+    key = load_key(config.pseudonym)
+    duplicates = find_duplicates(delivery, job.plan.person_id, key, source)
+    log.info("Stage 2/4: check every cell, count the input and write the files (%.1f s)", time.monotonic() - clock)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # While the tasks run, the driver reads the tables' versions and commits the small table of the
+        # delivered weeks, which also readies Delta's commit path in the JVM for the commits to come.
+        early = pool.submit(_versions_and_weeks, spark, job, tables, committed)
+        try:
+            outputs, counted = run_units(spark, job, families, key, duplicates)
+        except BaseException:
+            if early.exception() is None:
+                roll_back(spark, job.warehouse, {WEEKS_TABLE: early.result()[0][WEEKS_TABLE]})
+            raise
+    before, versions = early.result()
+    log.info("Stage 3/4: commit %d Delta tables to %s (%.1f s)", len(tables), job.warehouse, time.monotonic() - clock)
+    versions.update(commit_all(spark, job.warehouse, outputs, [t for t in tables if t not in versions], before,
+                               committed))
+    return before, versions, counted
+
+
+def _versions_and_weeks(spark: SparkSession, job: Job, tables: list[str], committed: dict[str, set[str]]
+                        ) -> tuple[dict[str, int | None], dict[str, int]]:
+    before = {name: current_version(spark, job.warehouse, name) for name in tables}
+    weeks = delivered_weeks(job)
+    version = commit_files(spark, table_path(job.warehouse, WEEKS_TABLE), WEEKS_SCHEMA, [], [weeks])
+    committed[WEEKS_TABLE] = {weeks.path}
+    return before, {WEEKS_TABLE: version}
+
+
 def commit_all(spark: SparkSession, warehouse: str, outputs: dict[str, _Output], tables: list[str],
                before: dict[str, int | None], committed: dict[str, set[str]]) -> dict[str, int]:
     """One commit per table, a few at a time (each is mostly waiting on the JVM and the file system); if
-    one fails, the tables already committed go back to their old versions."""
+    one fails, every table this run has committed goes back to its old version."""
     def commit(name: str) -> int:
         out = outputs[name]
-        return commit_files(spark, table_path(warehouse, name), out.schema, out.partitions, out.files, out.stats)
+        version = commit_files(spark, table_path(warehouse, name), out.schema, out.partitions, out.files, out.stats)
+        committed[name] = {f.path for f in out.files}
+        return version
 
     with ThreadPoolExecutor(max_workers=COMMIT_THREADS) as pool:
         futures = {name: pool.submit(commit, name) for name in tables}
         wait(futures.values())
-    versions = {name: f.result() for name, f in futures.items() if f.exception() is None}
-    committed.update({name: {f.path for f in outputs[name].files} for name in versions})
     failed = [f.exception() for f in futures.values() if f.exception() is not None]
     if failed:
-        roll_back(spark, warehouse, {name: before[name] for name in versions})
+        roll_back(spark, warehouse, {name: before[name] for name in committed})
         raise failed[0]
-    return versions
+    return {name: f.result() for name, f in futures.items()}
 
 
 def find_duplicates(delivery: Delivery, person_column: str, key: bytes, source: str) -> frozenset[str]:

@@ -27,8 +27,8 @@ from dream.ingest.families import ColumnPlan, Family
 from dream.ingest.pseudonym import pseudonymise_array
 from dream.ingest.sources import Slice
 from dream.ingest.unpivot import (
-    BAD_PNR, DUPLICATE, MALFORMED_COLUMN, QUARANTINE_SCHEMA, Checks, Classifier, Column, Lexicon, Periods, Persons, chunk_of,
-    chunks_by_kommune, data_schema, family_cells, long_table, residence,
+    BAD_PNR, DUPLICATE, MALFORMED_COLUMN, QUARANTINE_SCHEMA, Checks, Chunk, Classifier, Column, Lexicon, Periods,
+    Persons, chunk_of, chunks_by_kommune, data_schema, family_cells, long_table, residence,
 )
 from dream.tables import DataFile, file_tag, table_path, write_data_file
 
@@ -193,6 +193,7 @@ class _UnitWriter:
 
 
 def _year_unit(job: Job, unit: Unit, persons: list[Persons], writer: _UnitWriter) -> None:
+    """Every family's long rows of one year: checked and counted slice by slice, written per partition."""
     year = unit.aar
     families = [(f, [(c, p) for c, p in job.plan.columns.get(f.name, []) if p.aar == year]) for f in job.families]
     families = [(f, columns) for f, columns in families if columns]
@@ -202,7 +203,7 @@ def _year_unit(job: Job, unit: Unit, persons: list[Persons], writer: _UnitWriter
     kommuner = job.checks.kommune_lexicon()
     lexicons = {f.name: job.checks.lexicon(f) for f, _ in families}
     classifiers = {f.name: Classifier(f, job.checks, lexicons[f.name]) for f, _ in families}
-    chunks: dict[tuple[str, int | None], list] = defaultdict(list)
+    chunks: dict[tuple[str, int | None], list[Chunk]] = defaultdict(list)  # (family, municipality) -> rows
     for index, slice_persons in zip(unit.slices, persons):
         table = _read(job.slices[index], needed, needed)
         columns = {name: Column.of(name, table.column(name)) for name in needed}
@@ -217,10 +218,17 @@ def _year_unit(job: Job, unit: Unit, persons: list[Persons], writer: _UnitWriter
                     chunks[(family.name, kommune)].append(chunk)
             elif (chunk := chunk_of(cells.codes, homes, slice_persons.ids)) is not None:
                 chunks[(family.name, None)].append(chunk)
+    _write_year(year, families, chunks, lexicons, kommuner, writer)
+
+
+def _write_year(year: int, families: list[tuple[Family, list]], chunks: dict[tuple[str, int | None], list[Chunk]],
+                lexicons: dict[str, Lexicon], kommuner: Lexicon, writer: _UnitWriter) -> None:
+    """One file per family and partition: the weekly table's municipality is a partition, the others'
+    a column."""
     by_name = {f.name: (f, columns) for f, columns in families}
     for (name, kommune), family_chunks in chunks.items():
-        family, family_columns = by_name[name]
-        periods = Periods.of([p for _, p in family_columns])
+        family, columns = by_name[name]
+        periods = Periods.of([p for _, p in columns])
         if kommune is None:
             data = long_table(family, family_chunks, periods, lexicons[name], kommuner)
             partition = {"aar": year}

@@ -19,7 +19,7 @@ from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim
 from dream.model.fact import build_fact, monthly_values
 from dream.model.keyfigures import build_key_figures
 from dream.model.spells import build_runs, build_spells, delivered_span, spell_months
-from dream.model.transitions import build_transitions
+from dream.model.transitions import write_transitions
 from dream.model.visitation import build_visitation_spells, check_events
 from dream.tables import table_path, write_table
 
@@ -81,8 +81,8 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
 
     log.info("Model 3/7: overgang_52")
     last_monday = weeks.agg(F.max("uge_start")).first()[0]  # one value
-    overgang = build_transitions(read("fact_dream"), last_monday)
-    versions["overgang_52"] = write_table(overgang, warehouse, "overgang_52", ["aar"])
+    # Tasks join each person's weeks and write the files; one Delta commit, as write_table's (see transitions).
+    versions["overgang_52"] = write_transitions(read("fact_dream"), last_monday, warehouse, "overgang_52")
 
     log.info("Model 4/7: noegletal")
     key_figures = build_key_figures(read("overgang_52"), read("dim_kommune"))

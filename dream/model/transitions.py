@@ -16,6 +16,7 @@ Two implementations of the one rule, kept equal by the tests:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from typing import Callable, Iterator
 
@@ -28,7 +29,11 @@ from pyspark.sql import functions as F
 
 from dream.model.weeks import DAYS_52_WEEKS, week_52_later
 from dream.reference.codes import blank_group, recipient_status
-from dream.tables import DataFile, commit_files, file_tag, table_path, write_data_file
+from dream.tables import (
+    DataFile, commit_files, file_tag, remove_uncommitted, run_tag, table_path, write_data_file,
+)
+
+log = logging.getLogger(__name__)
 
 INPUT_COLUMNS = ["person_id", "aar", "uge", "uge_start", "maaned", "kommune", "ydelseskode", "ydelsesgruppe"]
 OVERGANG_COLUMNS = [*INPUT_COLUMNS, "ydelseskode_52", "ydelsesgruppe_52", "modtagerstatus"]
@@ -67,22 +72,35 @@ def build_transitions(fact: DataFrame, last_delivered_monday) -> DataFrame:
 def write_transitions(fact: DataFrame, last_delivered_monday: dt.date, warehouse: str,
                       name: str = "overgang_52") -> int:
     """``overgang_52`` of ``fact`` written as table ``name`` of ``warehouse`` (partitioned by ``aar``, one
-    Delta commit); returns its new version. The same rows as ``build_transitions``."""
+    Delta commit); returns its new version. The same rows as ``build_transitions``.
+
+    Like ``write_table``: the commit replaces every row (a new version of the same table, so Delta's
+    restore rolls it back), and a new table gets the session's Delta defaults. Files this run wrote but
+    did not commit (a failed run's, a retried task's first attempt) are deleted before it returns."""
     spark = fact.sparkSession
     run_id = uuid.uuid4().hex[:12]
     path = table_path(warehouse, name)
     task = _write_task(path, run_id, last_delivered_monday, blank_group(), recipient_status())
-    # Rows shuffled by person, not sorted: each task gets all the weeks of its persons. One row per file.
-    added = fact.select(*INPUT_COLUMNS).repartition("person_id").mapInArrow(task, "fil string").collect()
-    files = [DataFile.from_add_action(row.fil) for row in added]
-    return commit_files(spark, path, OVERGANG_SCHEMA, ["aar"], files, STATS_COLUMNS)
+    committed: set[str] = set()
+    try:
+        # Rows shuffled by person, not sorted: each task gets all the weeks of its persons. One row per file.
+        added = fact.select(*INPUT_COLUMNS).repartition("person_id").mapInArrow(task, "fil string").collect()
+        files = [DataFile.from_add_action(row.fil) for row in added]
+        version = commit_files(spark, path, OVERGANG_SCHEMA, ["aar"], files, STATS_COLUMNS)
+        committed = {f.path for f in files}
+    finally:
+        removed = remove_uncommitted(path, run_tag(run_id), committed)
+        if removed:
+            log.warning("Removed %d uncommitted files of run %s from %s", removed, run_id, path)
+    return version
 
 
 def _write_task(path: str, run_id: str, last_monday: dt.date, blank: str, status: dict[str, str]) -> Callable:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        weeks = pa.Table.from_batches(list(batches))
-        if not weeks.num_rows:
+        batches = [b for b in batches if b.num_rows]
+        if not batches:  # a shuffle partition no person hashed to: no batch at all
             return
+        weeks = pa.Table.from_batches(batches)
         out = transitions_of(weeks, last_monday, blank, status)
         years = out.column("aar").to_numpy()
         starts = np.flatnonzero(np.diff(years, prepend=years[:1] - 1))

@@ -1,0 +1,151 @@
+"""``overgang_52`` by its two implementations on hand-made weeks with hand-computed rows: ``build_transitions``
+(a Spark window) and ``write_transitions`` (tasks join with numpy and write the files; one Delta commit),
+and the Delta guarantees the model and the refresh rely on (version, history, roll-back, no stray files).
+
+The last delivered Monday is 8 March 2021 (2021-W10): a week is followed up when its Monday + 364 days is
+at most that, i.e. up to 2020-W11 (Monday 9 March 2020); later weeks are censored (no row at all).
+"""
+
+import datetime as dt
+from contextlib import contextmanager
+
+import pytest
+from chispa import assert_df_equality
+
+import dream.model.transitions as transitions
+from dream.model.transitions import build_transitions, write_transitions
+from dream.tables import current_version, roll_back, rows_written, write_table
+
+D = dt.date
+LAST_MONDAY = D(2021, 3, 8)
+FACT_SCHEMA = ("person_id string, aar int, uge int, uge_start date, maaned int, kommune string, ydelseskode string, "
+               "ydelsesgruppe string")
+OVERGANG_SCHEMA = FACT_SCHEMA + ", ydelseskode_52 string, ydelsesgruppe_52 string, modtagerstatus string"
+SAME, OTHER, NONE = "Modtager fortsat ydelsen", "Modtager anden ydelse", "Modtager ikke længere ydelser"
+BLANK = "Ingen ydelse"
+
+FACT = [
+    ("p1", 2020, 2, D(2020, 1, 6), 1, "101", "130", "G1"),  # the same group 52 weeks on
+    ("p1", 2020, 3, D(2020, 1, 13), 1, "101", "130", "G1"),  # no row 52 weeks on: blank
+    ("p1", 2021, 1, D(2021, 1, 4), 1, "147", "130", "G1"),  # censored (and the follow-up of week 2)
+    ("p2", 2020, 2, D(2020, 1, 6), 1, "751", "111", "G2"),  # another group (an exit code) 52 weeks on
+    ("p2", 2021, 1, D(2021, 1, 4), 1, "751", "999", "G3"),  # censored
+    ("p3", 2019, 52, D(2019, 12, 23), 12, "000", "130", "G1"),  # year boundary: 52 weeks on is 2020-W52, blank
+    # 2020 has 53 weeks: 52 weeks after 2020-W10 is 2021-W09 (same group), not 2021-W10 (another one).
+    ("p4", 2020, 10, D(2020, 3, 2), 3, "461", "890", "G4"),
+    ("p4", 2020, 53, D(2020, 12, 28), 12, "461", "890", "G4"),  # censored
+    ("p4", 2021, 9, D(2021, 3, 1), 3, "461", "890", "G4"),  # censored
+    ("p4", 2021, 10, D(2021, 3, 8), 3, "461", "111", "G5"),  # censored
+    # Null groups: a week without a group is "another" benefit later; a later week without one is blank.
+    ("p5", 2020, 5, D(2020, 1, 27), 1, None, "xxx", None),
+    ("p5", 2021, 4, D(2021, 1, 25), 1, "101", "130", "G1"),  # censored
+    ("p6", 2020, 5, D(2020, 1, 27), 1, "101", "130", "G1"),
+    ("p6", 2021, 4, D(2021, 1, 25), 1, "101", "yyy", None),  # censored
+    # Censoring is by the Monday: 2020-W11 (9 March 2020) is the last week followed up, 2020-W12 is not.
+    ("p7", 2020, 11, D(2020, 3, 9), 3, "101", "130", "G1"),
+    ("p7", 2020, 12, D(2020, 3, 16), 3, "101", "130", "G1"),  # censored
+    ("p7", 2021, 10, D(2021, 3, 8), 3, "101", "130", "G1"),  # censored
+]
+EXPECTED = [
+    ("p1", 2020, 2, D(2020, 1, 6), 1, "101", "130", "G1", "130", "G1", SAME),
+    ("p1", 2020, 3, D(2020, 1, 13), 1, "101", "130", "G1", None, BLANK, NONE),
+    ("p2", 2020, 2, D(2020, 1, 6), 1, "751", "111", "G2", "999", "G3", OTHER),
+    ("p3", 2019, 52, D(2019, 12, 23), 12, "000", "130", "G1", None, BLANK, NONE),
+    ("p4", 2020, 10, D(2020, 3, 2), 3, "461", "890", "G4", "890", "G4", SAME),
+    ("p5", 2020, 5, D(2020, 1, 27), 1, None, "xxx", None, "130", "G1", OTHER),
+    ("p6", 2020, 5, D(2020, 1, 27), 1, "101", "130", "G1", "yyy", BLANK, NONE),
+    ("p7", 2020, 11, D(2020, 3, 9), 3, "101", "130", "G1", "130", "G1", SAME),
+]
+
+
+@contextmanager
+def shuffle_partitions(spark, n):
+    """More shuffle partitions than the tests' two, so that the persons land in several write tasks."""
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    spark.conf.set("spark.sql.shuffle.partitions", str(n))
+    try:
+        yield
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
+
+
+def load(spark, path, **options):
+    reader = spark.read.format("delta")
+    for key, value in options.items():
+        reader = reader.option(key, value)
+    return reader.load(str(path))
+
+
+def data_files(table):
+    return sorted(p.relative_to(table) for p in table.rglob("*.parquet"))
+
+
+@pytest.fixture
+def fact(spark):
+    return spark.createDataFrame(FACT, FACT_SCHEMA).repartition(3)  # several input partitions too
+
+
+@pytest.fixture
+def expected(spark):
+    return spark.createDataFrame(EXPECTED, OVERGANG_SCHEMA)
+
+
+def test_the_window_gives_the_hand_computed_rows(fact, expected):
+    assert_df_equality(build_transitions(fact, LAST_MONDAY), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_tasks_write_the_hand_computed_rows_as_one_delta_commit(spark, fact, expected, tmp_path):
+    with shuffle_partitions(spark, 4):
+        version = write_transitions(fact, LAST_MONDAY, str(tmp_path), "overgang_52")
+    table = tmp_path / "overgang_52"
+    written = load(spark, table)
+    assert_df_equality(written, expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(written, build_transitions(fact, LAST_MONDAY), ignore_row_order=True, ignore_nullable=True)
+    assert version == 0 == current_version(spark, str(tmp_path), "overgang_52")
+    assert rows_written(spark, str(tmp_path), "overgang_52") == len(EXPECTED)
+    assert spark.sql(f"DESCRIBE DETAIL delta.`{table}`").first().partitionColumns == ["aar"]
+    assert sorted(p.name for p in table.glob("aar=*")) == ["aar=2019", "aar=2020"]
+    # Files are named part-<run>-<task>-<uuid>: several tasks wrote, and every file is in the commit.
+    files = data_files(table)
+    assert len({f.name.split("-")[2] for f in files}) > 1
+    assert len(files) == len(written.inputFiles())
+
+
+def test_a_task_without_persons_writes_nothing(spark, tmp_path):
+    """One person, four shuffle partitions: three tasks get no rows at all."""
+    one = spark.createDataFrame([r for r in FACT if r[0] == "p4"], FACT_SCHEMA)
+    with shuffle_partitions(spark, 4):
+        write_transitions(one, LAST_MONDAY, str(tmp_path), "overgang_52")
+    expected = spark.createDataFrame([r for r in EXPECTED if r[0] == "p4"], OVERGANG_SCHEMA)
+    assert_df_equality(load(spark, tmp_path / "overgang_52"), expected, ignore_row_order=True, ignore_nullable=True)
+    assert len(data_files(tmp_path / "overgang_52")) == 1
+
+
+def test_rewriting_a_table_of_write_table_keeps_history_and_rolls_back(spark, fact, expected, tmp_path):
+    """The refresh's machinery: a table write_table made, replaced by write_transitions, restored by roll_back."""
+    first = build_transitions(fact.where("person_id = 'p1'"), LAST_MONDAY)
+    assert write_table(first, str(tmp_path), "overgang_52", ["aar"]) == 0
+    version = write_transitions(fact, LAST_MONDAY, str(tmp_path), "overgang_52")
+    assert version == 1 == current_version(spark, str(tmp_path), "overgang_52")
+    assert_df_equality(load(spark, tmp_path / "overgang_52"), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(load(spark, tmp_path / "overgang_52", versionAsOf=0), first, ignore_row_order=True,
+                       ignore_nullable=True)
+    roll_back(spark, str(tmp_path), {"overgang_52": 0})
+    assert_df_equality(load(spark, tmp_path / "overgang_52"), first, ignore_row_order=True, ignore_nullable=True)
+    assert current_version(spark, str(tmp_path), "overgang_52") == 2  # a restore is a commit of its own
+
+
+def test_a_failed_commit_leaves_the_table_and_its_files_as_they_were(spark, fact, tmp_path, monkeypatch):
+    write_transitions(fact, LAST_MONDAY, str(tmp_path), "overgang_52")
+    table = tmp_path / "overgang_52"
+    before = data_files(table)
+
+    def fail(*args, **kwargs):
+        assert len(data_files(table)) > len(before)  # the tasks have written this run's files
+        raise RuntimeError("commit refused")
+
+    monkeypatch.setattr(transitions, "commit_files", fail)
+    with pytest.raises(RuntimeError, match="commit refused"):
+        write_transitions(fact, LAST_MONDAY, str(tmp_path), "overgang_52")
+    assert data_files(table) == before  # the tasks' files of the failed run are gone
+    assert current_version(spark, str(tmp_path), "overgang_52") == 0
