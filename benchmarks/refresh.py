@@ -29,7 +29,7 @@ from ingest import REPO, VENV_BIN, cores, ensure_input  # noqa: E402
 NATIONAL = 5_000_000
 # The refresh's own stage lines ("Refresh 1/4: ingest ...", "Model 2/7: fact_dream"): each stage lasts
 # until the next one starts; the last until the process ends.
-STAGE_LINE = re.compile(r"^(\d\d):(\d\d):(\d\d) INFO dream\.\S+: ((?:Refresh|Model) \d+/\d+): ?([^(]*)")
+STAGE_LINE = re.compile(r"(\d\d):(\d\d):(\d\d) INFO dream\.\S+: ((?:Refresh|Model) \d+/\d+): ?([^(]*)")
 
 
 @dataclass
@@ -46,7 +46,7 @@ def stage_seconds(stderr: Path, started: dt.datetime, total: float) -> dict[str,
     marks: list[tuple[float, str]] = []
     day = started.replace(hour=0, minute=0, second=0, microsecond=0)
     for line in stderr.read_text(errors="replace").splitlines():
-        if m := STAGE_LINE.match(line):
+        if m := STAGE_LINE.search(line):  # a progress bar may share the line
             at = day + dt.timedelta(hours=int(m[1]), minutes=int(m[2]), seconds=int(m[3]))
             if at < started - dt.timedelta(seconds=1):
                 at += dt.timedelta(days=1)  # past midnight
