@@ -74,6 +74,12 @@ def cmd_refresh(args: argparse.Namespace) -> None:
                 force=args.force, allow_older=args.allow_older, population=args.population)
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from dream.jobs import run_report
+
+    run_report(args.warehouse, args.kommune, args.out, env=args.env, conf_dir=args.conf_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     from dream.jobs import run_main
 
@@ -120,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
     refresh.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
     refresh.set_defaults(func=cmd_refresh)
+
+    report = sub.add_parser("report", help="one kommune's HTML report from the published aggregate tables")
+    report.add_argument("--kommune", required=True, help="the kommune's code, e.g. 101 (København)")
+    report.add_argument("--warehouse", required=True, help="folder of the Delta tables (made by model or refresh)")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
+    report.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    report.set_defaults(func=cmd_report)
 
     run = sub.add_parser("run", help="the main job on an environment (default: embedded local default)")
     run.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")

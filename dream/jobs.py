@@ -10,6 +10,7 @@ from dream.config import Config, load_config
 from dream.ingest import IngestResult, ingest
 from dream.model.pipeline import build_model
 from dream.refresh import RefreshResult, refresh
+from dream.report import check_out, resolve_kommune, write_report
 from dream.session import get_spark
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,13 @@ def run_refresh(input_path: str, warehouse: str, env: str = "local", conf_dir: s
                      allow_older=allow_older, population=population)
     _refresh_summary(result)
     return result
+
+
+def run_report(warehouse: str, kommune: str, out: str, env: str = "local", conf_dir: str | None = None) -> Path:
+    """One kommune's HTML report. The kommune and the output file are checked before Spark starts."""
+    chosen, path = resolve_kommune(kommune), check_out(out)
+    config = load_config(env, conf_dir)
+    return write_report(get_spark(config), warehouse, chosen, path)
 
 
 def run_main(env: str = "local", conf_dir: str | None = None, persons: int | None = None) -> RefreshResult:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -65,3 +68,22 @@ def published(spark, config, deliveries, tmp_path_factory):
     refresh(spark, state.october, str(state.warehouse), config, progress=False)
     state.october_prints = fingerprints(spark, state.warehouse)
     return state
+
+
+@pytest.fixture(scope="session")
+def run_warehouse(tmp_path_factory):
+    """`dream run --env test` on 3,000 synthetic persons (a few minutes), in a configuration copied into a
+    temporary folder (as tests/test_cli.py does): the warehouse the notebooks and the report are run on.
+    -> {"warehouse": folder, "conf": conf folder}."""
+    repo = Path(__file__).resolve().parent.parent
+    tmp = tmp_path_factory.mktemp("run-warehouse")
+    conf = tmp / "conf"
+    conf.mkdir()
+    for name in ("spark-defaults.conf", "families.yaml"):
+        (conf / name).write_text((repo / "conf" / name).read_text())
+    (conf / "test.yaml").write_text((repo / "conf" / "test.yaml").read_text().replace("data/", f"{tmp}/"))
+    run = subprocess.run([sys.executable, "-m", "dream.cli", "run", "--env", "test", "--conf-dir", str(conf),
+                          "--persons", "3000"], cwd=repo, capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (tmp / "test-warehouse" / "overgang_52" / "_delta_log").is_dir()
+    return {"warehouse": tmp / "test-warehouse", "conf": conf}

@@ -1,12 +1,14 @@
 """The notebooks as an analyst runs them outside Databricks: `python notebooks/<name>.py` on a warehouse made
 by `dream run` (a small synthetic one), parameters from environment variables.
 
-One warehouse for the module; both notebooks run side by side in their own processes. The expected values
+One warehouse for the session (``run_warehouse`` in conftest.py, shared with test_report.py); the notebooks
+run side by side in processes of their own. The expected values
 are worked out here from the Delta tables' parquet files with pyarrow and pandas (no Spark), so the
 notebook's Spark answer is checked against an independent one."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -25,8 +27,10 @@ from dream.reference.codes import blank_group, recipient_status
 
 REPO = Path(__file__).resolve().parent.parent
 GROUP = "Kontanthjælp (Jobparate)"
-PERSONS = "3000"
 NONE = recipient_status()["none"]
+# Notebooks run at the same time, each with a local Spark of its own (1 on a busy two-core machine).
+AT_ONCE = int(os.environ.get("DREAM_TEST_NOTEBOOKS_AT_ONCE", "2"))
+RECIPIENTS, ACTIVATED, TOTAL = "antal ydelsesmodtagere", "antal aktiverede", "I alt"
 
 
 def read_delta(table: Path, columns: list[str], aar: set[int] | None = None) -> pd.DataFrame:
@@ -63,28 +67,45 @@ def read_delta(table: Path, columns: list[str], aar: set[int] | None = None) -> 
     return pa.concat_tables(parts).to_pandas()
 
 
+def benchmark_rates(warehouse: Path, maal: str, periode: str | None = None,
+                    ydelsesgruppe: str = TOTAL) -> tuple[str, pd.DataFrame, float]:
+    """Independently of the benchmark's key figures: the rates per 1,000 residents 16-66 of every kommune with
+    a published (unsuppressed) count in the month (default: the latest published), from the published
+    ``ydelsesaktivitet_benchmark`` and ``befolkning``; visitation and activation "I alt".
+    -> (periode, frame of kommune, antal, befolkning, pr_1000, rang (1 = highest), percentil, sorted by rank),
+    and the whole country's rate (NaN when its cell is suppressed)."""
+    cells = read_delta(warehouse / "ydelsesaktivitet_benchmark",
+                       ["periode", "niveau", "omraade", "ydelsesgruppe", "visitationsgruppe", "aktivering", "maal",
+                        "antal", "undertrykt"])
+    periode = periode or cells.periode.max()
+    cells = cells[(cells.periode == periode) & (cells.maal == maal) & (cells.ydelsesgruppe == ydelsesgruppe)
+                  & (cells.visitationsgruppe == TOTAL) & (cells.aktivering == TOTAL)]
+    people = read_delta(warehouse / "befolkning", ["kommune", "aar", "alder", "antal"])
+    people = people[(people.aar == int(periode[:4])) & people.alder.between(16, 66)]
+    residents = people.groupby("kommune").antal.sum()
+    land = cells[cells.niveau == "land"].iloc[0]
+    land_rate = float("nan") if land.undertrykt else land.antal * 1000 / residents.sum()
+    own = cells[(cells.niveau == "kommune") & ~cells.undertrykt & cells.omraade.isin(residents[residents > 0].index)]
+    rates = pd.DataFrame({"kommune": own.omraade, "antal": own.antal.astype(int),
+                          "befolkning": own.omraade.map(residents).astype(int)})
+    rates["pr_1000"] = rates.antal * 1000 / rates.befolkning
+    rates["rang"] = [1 + int((rates.pr_1000 > r).sum()) for r in rates.pr_1000]
+    rates["percentil"] = [int((rates.pr_1000 < r).sum()) / max(len(rates) - 1, 1) for r in rates.pr_1000]
+    return periode, rates.sort_values(["rang", "kommune"]).reset_index(drop=True), land_rate
+
+
 def run_notebook(name: str, env: dict[str, str]) -> subprocess.Popen:
     inherited = {k: v for k, v in os.environ.items() if k not in ("DREAM_AAR", "DREAM_UGE", "DREAM_KOMMUNE",
-                                                                   "DREAM_YDELSESGRUPPE")}
+                                                                   "DREAM_YDELSESGRUPPE", "DREAM_PERIODE",
+                                                                   "DREAM_CHART_DIR")}
     return subprocess.Popen([sys.executable, str(REPO / "notebooks" / name)], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**inherited, **env})
 
 
 @pytest.fixture(scope="module")
-def warehouse(tmp_path_factory):
-    """`dream run --env test` on 3,000 synthetic persons, in a configuration copied into a temporary folder
-    (as tests/test_cli.py does)."""
-    tmp = tmp_path_factory.mktemp("notebooks")
-    conf = tmp / "conf"
-    conf.mkdir()
-    for name in ("spark-defaults.conf", "families.yaml"):
-        (conf / name).write_text((REPO / "conf" / name).read_text())
-    (conf / "test.yaml").write_text((REPO / "conf" / "test.yaml").read_text().replace("data/", f"{tmp}/"))
-    run = subprocess.run([sys.executable, "-m", "dream.cli", "run", "--env", "test", "--conf-dir", str(conf),
-                          "--persons", PERSONS], cwd=REPO, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert (tmp / "test-warehouse" / "overgang_52" / "_delta_log").is_dir()
-    return {"warehouse": tmp / "test-warehouse", "conf": conf}
+def warehouse(run_warehouse):
+    """`dream run --env test` on 3,000 synthetic persons (the session's ``run_warehouse``, tests/conftest.py)."""
+    return run_warehouse
 
 
 @pytest.fixture(scope="module")
@@ -110,23 +131,42 @@ def cohort(warehouse):
 
 
 @pytest.fixture(scope="module")
-def notebooks(warehouse, cohort):
-    """Both notebooks, run at the same time (each starts its own local Spark), -> name -> finished process."""
+def dashboard(warehouse):
+    """The dashboard's kommune: the one with the most published recipients in the latest month, and the
+    figures the notebook should find, worked out independently."""
+    periode, recipients, land = benchmark_rates(warehouse["warehouse"], RECIPIENTS)
+    assert len(recipients) >= 2, "too few kommuner with a published rate: the synthetic data has changed"
+    kommune = recipients.sort_values(["antal", "kommune"], ascending=[False, True]).kommune.iloc[0]
+    return {"kommune": kommune, "periode": periode, RECIPIENTS: (recipients, land),
+            ACTIVATED: benchmark_rates(warehouse["warehouse"], ACTIVATED, periode)[1:]}
+
+
+@pytest.fixture(scope="module")
+def notebooks(warehouse, cohort, dashboard, tmp_path_factory):
+    """The notebooks, AT_ONCE at a time (each starts its own local Spark), -> name -> finished process."""
     common = {"DREAM_WAREHOUSE": str(warehouse["warehouse"]), "DREAM_ENV": "test",
               "DREAM_CONF_DIR": str(warehouse["conf"])}
     report = {**common, "DREAM_KOMMUNE": cohort["kommune"], "DREAM_YDELSESGRUPPE": GROUP}
     if not cohort["default_week"]:
         report |= {"DREAM_AAR": str(cohort["aar"]), "DREAM_UGE": str(cohort["uge"])}
-    started = {"quickstart.py": run_notebook("quickstart.py", common),
-               "kontanthjaelp_52_uger.py": run_notebook("kontanthjaelp_52_uger.py", report)}
+    charts = tmp_path_factory.mktemp("dashboard")
+    pending = [("quickstart.py", common), ("kontanthjaelp_52_uger.py", report),
+               ("benchmark_dashboard.py", {**common, "DREAM_KOMMUNE": dashboard["kommune"],
+                                           "DREAM_CHART_DIR": str(charts)})]
+    running: dict[str, subprocess.Popen] = {}
     finished = {}
-    for name, process in started.items():
+    while pending or running:
+        while pending and len(running) < AT_ONCE:
+            name, env = pending.pop(0)
+            running[name] = run_notebook(name, env)
+        name, process = next(iter(running.items()))  # the one started first
         try:
             stdout, stderr = process.communicate(timeout=600)
         except subprocess.TimeoutExpired:
             process.kill()
             stdout, stderr = process.communicate()
         finished[name] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        del running[name]
     return finished
 
 
@@ -205,3 +245,45 @@ def test_report_prints_counts_not_person_ids(notebooks, cohort):
     run = notebooks["kontanthjaelp_52_uger.py"]
     shown = run.stdout + run.stderr
     assert not [p for p in cohort["rows"].person_id if p in shown]
+
+
+def test_benchmark_dashboard_ranks_the_kommune_as_the_published_counts_do(notebooks, dashboard, warehouse):
+    run = notebooks["benchmark_dashboard.py"]
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    kommune = dashboard["kommune"]
+    assert result["parametre"] == {"kommune": kommune, "periode": dashboard["periode"]}
+
+    recipients, land = dashboard[RECIPIENTS]
+    assert [(k, r) for k, _, r in result["rangliste"]] == list(zip(recipients.kommune, recipients.rang))
+    assert [v for _, v, _ in result["rangliste"]] == pytest.approx(list(recipients.pr_1000), rel=1e-9)
+    for compared in result["sammenligning"]:
+        rates, land = dashboard[compared["maal"]]
+        own = rates[rates.kommune == kommune]
+        if own.empty:  # the kommune's activated count may be suppressed: then it has no figures
+            assert compared["rang"] is None
+            continue
+        own, others = own.iloc[0], rates[rates.kommune != kommune].pr_1000
+        assert (compared["rang"], compared["antal_rangeret"]) == (own.rang, len(rates))
+        assert compared["pr_1000"] == pytest.approx(own.pr_1000, rel=1e-6)
+        assert compared["percentil"] == pytest.approx(own.percentil, abs=1e-6)
+        # the whole country's cell may be suppressed too (secondary suppression in this small warehouse)
+        assert compared["pr_1000_land"] == (None if pd.isna(land) else pytest.approx(land, rel=1e-6))
+        assert compared["oevrige"] == len(others) == len(rates) - 1
+        assert (compared["oevrige_min"], compared["oevrige_median"], compared["oevrige_max"]) == \
+            pytest.approx((others.min(), others.median(), others.max()), rel=1e-6)
+
+    groups = dict((g, (v, r)) for g, v, r in result["ydelsesgrupper"])
+    assert groups[TOTAL] == pytest.approx((recipients[recipients.kommune == kommune].pr_1000.iloc[0],
+                                           recipients[recipients.kommune == kommune].rang.iloc[0]))
+    some = next(g for g, (v, _) in groups.items() if g != TOTAL and v is not None)
+    rates, _ = benchmark_rates(warehouse["warehouse"], RECIPIENTS, dashboard["periode"], some)[1:]
+    own = rates[rates.kommune == kommune].iloc[0]
+    assert groups[some] == pytest.approx((own.pr_1000, own.rang))
+
+    # Without matplotlib (not a dependency) and outside IPython the SVG charts are written to DREAM_CHART_DIR.
+    written = [Path(p) for p in result["diagrammer"]]
+    if importlib.util.find_spec("matplotlib") is None:
+        assert len(written) == 2 and all(p.read_text().startswith("<svg") for p in written)
+        name = next(k.kommunenavn for k in kommuner() if k.kommunekode == kommune)
+        assert all(name in p.read_text() for p in written)
