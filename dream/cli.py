@@ -74,6 +74,13 @@ def cmd_refresh(args: argparse.Namespace) -> None:
                 force=args.force, allow_older=args.allow_older, population=args.population)
 
 
+def cmd_audit(args: argparse.Namespace) -> None:
+    from dream.jobs import run_audit
+
+    if not run_audit(args.warehouse, args.delivery, env=args.env, conf_dir=args.conf_dir):
+        raise SystemExit(1)  # problems found: listed in the log
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from dream.jobs import run_report
 
@@ -126,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
     refresh.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
     refresh.set_defaults(func=cmd_refresh)
+
+    audit = sub.add_parser("audit", help="audit the published benchmark by linear programming (exit 1 on a leak)")
+    audit.add_argument("--warehouse", required=True, help="folder of the Delta tables (made by model or refresh)")
+    audit.add_argument("--delivery", type=_delivery_month,
+                       help="the delivery YYYY-MM whose release is audited (default: the latest published)")
+    audit.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
+    audit.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    audit.set_defaults(func=cmd_audit)
 
     report = sub.add_parser("report", help="one kommune's HTML report from the published aggregate tables")
     report.add_argument("--kommune", required=True, help="the kommune's code, e.g. 101 (København)")

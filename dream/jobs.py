@@ -43,6 +43,21 @@ def run_refresh(input_path: str, warehouse: str, env: str = "local", conf_dir: s
     return result
 
 
+def run_audit(warehouse: str, leverance: str | None = None, env: str = "local", conf_dir: str | None = None) -> bool:
+    """The LP audit of the published benchmark (``dream.benchmark.audit``); logs a line per period and
+    measure and every problem; True when nothing is revealed or known to be under the threshold."""
+    from dream.benchmark.audit import audit_benchmark
+
+    config = load_config(env, conf_dir)
+    summary, results = audit_benchmark(get_spark(config), warehouse, leverance)
+    log.info("Audited %d periods x measures: %d suppressed cells, %d revealed, %d known to be under the threshold",
+             len(summary), summary["undertrykte"].sum(), summary["afsloerede"].sum(), summary["under_taerskel"].sum())
+    for result in results:
+        if not result.ok:
+            log.error("%s\n%s", result.summary(), result.problems.to_string(index=False))
+    return all(r.ok for r in results)
+
+
 def run_report(warehouse: str, kommune: str, out: str, env: str = "local", conf_dir: str | None = None) -> Path:
     """One kommune's HTML report. The kommune and the output file are checked before Spark starts."""
     chosen, path = resolve_kommune(kommune), check_out(out)

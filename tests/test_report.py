@@ -251,3 +251,14 @@ def test_a_warehouse_without_the_tables_is_a_clear_error(tmp_path):
     assert re.search(r"dream report: error: the warehouse \S+ lacks the Delta table\(s\) "
                      r"maaling_offentlig_forsoergelse, noegletal, .*run `dream model", run.stderr)
     assert "Traceback" not in run.stderr and not (tmp_path / "r.html").exists()
+
+
+def test_dream_audit_passes_on_the_published_benchmark(run_warehouse):
+    """`dream audit`: every suppressed cell of the release the run published is audited by linear
+    programming; none is revealed or known to be under 5 (exit 0), and the summary line counts them."""
+    done = subprocess.run([sys.executable, "-m", "dream.cli", "audit", "--warehouse", str(run_warehouse["warehouse"]),
+                           "--env", "test", "--conf-dir", str(run_warehouse["conf"])],
+                          cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = re.search(r"Audited (\d+) periods x measures: (\d+) suppressed cells, 0 revealed, 0 known", done.stderr)
+    assert summary and int(summary[1]) >= 2 and int(summary[2]) > 0, done.stderr[-3000:]  # 2 months published
