@@ -121,16 +121,20 @@ class Table:
             name = a.dimension.name
             if name not in frame.columns:
                 raise DisclosureInputError(f"{what}: column {name!r} is missing (columns: {list(frame.columns)})")
-            lookup = {label: i for i, label in enumerate(a.labels)}
-            col = frame[name].astype(str)
-            code = col.map(lookup)
-            if code.isna().any():
-                bad = col[code.isna()].unique()[:5]
-                raise DisclosureInputError(
-                    f"{what}: {int(code.isna().sum())} rows have a {name!r} that is not a label of the dimension "
-                    f"(e.g. {list(bad)}); labels are {list(a.labels[:6])}...")
-            codes.append(code.to_numpy(dtype=np.int64))
+            codes.append(_positions(frame[name], a.labels, lambda n, bad: (
+                f"{what}: {n} rows have a {name!r} that is not a label of the dimension (e.g. {bad}); "
+                f"labels are {list(a.labels[:6])}...")))
         return np.ravel_multi_index(codes, self.cell_shape) if codes else np.zeros(len(frame), dtype=np.int64)
+
+
+def _positions(column: pd.Series, labels: Sequence[str], message) -> np.ndarray:
+    """The position of each row's value among ``labels``; ``message(rows, examples)`` says what is wrong
+    when a value is not one of them."""
+    text = column.astype(str)
+    code = text.map({label: i for i, label in enumerate(labels)})
+    if code.isna().any():
+        raise DisclosureInputError(message(int(code.isna().sum()), list(text[code.isna()].unique()[:5])))
+    return code.to_numpy(dtype=np.int64)
 
 
 def _counts(series: pd.Series, what: str) -> np.ndarray:
@@ -158,15 +162,9 @@ def from_inner(inner: pd.DataFrame, dimensions: Sequence[Dimension], value: str,
     axes = [resolve(d, inner[d.name].astype(str).unique()) for d in dimensions]
     codes = []
     for a in axes:
-        lookup = {leaf: i for i, leaf in enumerate(a.leaves)}
-        col = inner[a.dimension.name].astype(str)
-        code = col.map(lookup)
-        if code.isna().any():
-            bad = col[code.isna()].unique()[:5]
-            raise DisclosureInputError(
-                f"inner table: {int(code.isna().sum())} rows have a {a.dimension.name!r} that is not a leaf of the "
-                f"dimension (e.g. {list(bad)}); inner rows hold leaves only, the totals are computed")
-        codes.append(code.to_numpy(dtype=np.int64))
+        codes.append(_positions(inner[a.dimension.name], a.leaves, lambda n, bad, name=a.dimension.name: (
+            f"inner table: {n} rows have a {name!r} that is not a leaf of the dimension (e.g. {bad}); "
+            f"inner rows hold leaves only, the totals are computed")))
     shape = tuple(a.n_leaves for a in axes)
     flat = np.ravel_multi_index(codes, shape) if len(inner) else np.zeros(0, dtype=np.int64)
     if len(np.unique(flat)) != len(flat):
