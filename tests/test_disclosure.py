@@ -341,3 +341,27 @@ def test_elimination_leaves_no_primary_cell_in_the_span_of_the_published_ones(ca
     for c in np.flatnonzero(rejected):  # and every cell held back would have revealed one
         with_c = basis + _basis([_residual(basis, a[c])])
         assert any(_in_span(with_c, a[p]) for p in np.flatnonzero(primary))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_tables())
+def test_shortcuts_of_the_elimination_change_no_decision(case):
+    """Leaving the published zeros out of the coordinates, and the hashed signature keys (here with a prime
+    so small that keys collide all the time), give the decisions of the plain elimination."""
+    import dream.disclosure.gauss as gauss
+    import dream.disclosure.suppression as suppression
+
+    inner, dims = case
+    table = from_inner(inner, dims, "antal")
+    primary = primary_mask(table, 5)
+    none = np.zeros(table.n_cells, dtype=bool)
+    order = preference_order(table, none)
+    fast = _gauss(table, order, primary, none, [], none)
+    coordinates, prime = suppression._coordinates, gauss.PRIME
+    try:
+        suppression._coordinates = lambda table, *args: np.ones(table.n_inner, dtype=bool)
+        gauss.PRIME = 5
+        plain = _gauss(table, order, primary, none, [], none)
+    finally:
+        suppression._coordinates, gauss.PRIME = coordinates, prime
+    assert np.array_equal(fast, plain)

@@ -71,7 +71,8 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
         raise InputError(f"no fact_dream or fact_aktivering table in {warehouse}: run `dream model` first")
     fact, spells = recent_months(fact, spells, months)
     previous = previous_release(spark, warehouse, previous_version)
-    confidential = suppress_cells(inner_cells(fact, spells), previous)
+    inner = inner_cells(fact, spells).localCheckpoint()  # small; suppressed and counted for the periods
+    confidential = suppress_cells(inner, previous)
     befolkning = _read(spark, warehouse, POPULATION_TABLE)
     pop = None
     if befolkning is None:
@@ -79,7 +80,7 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
                     POPULATION_TABLE, warehouse)
     else:
         pop = population(befolkning).localCheckpoint()  # small; used twice
-        confidential = confidential.unionByName(population_cells(pop, confidential.select("periode")))
+        confidential = confidential.unionByName(population_cells(pop, inner.select("periode")))
     versions = {CONFIDENTIAL: write_table(confidential, warehouse, CONFIDENTIAL, [])}
     confidential = _read(spark, warehouse, CONFIDENTIAL)
     versions[TABLE] = write_table(published(confidential), warehouse, TABLE, [])

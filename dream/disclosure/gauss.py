@@ -13,9 +13,12 @@ published and the basis is the unit vectors. Publishing a cell ``c`` keeps only 
 they get ``<y, c> = 0``, and it is dropped. A protected vector ``p`` stays hidden while some basis vector
 has ``<y, p> != 0``. Its *signature* (``<y, p>`` for every basis vector ``y``) is kept up to date, and
 publishing ``c`` would reveal ``p`` exactly when the signature of ``c`` is proportional to that of ``p``
-(then no perturbation left after the publication changes ``p``). Signatures are compared through a hash of
-their normalised form (divided by the gcd of their entries, first entry positive), so a candidate is
-decided in one lookup.
+(then no perturbation left after the publication changes ``p``). Signatures are found through a key that
+does not change when a signature is multiplied by a constant: with two random weights per basis vector,
+``H1 = sum sigma[b] * r1[b]`` and ``H2 = sum sigma[b] * r2[b]`` modulo the prime 2^61 - 1, the key is
+``H1 / H2`` (modulo the prime). Both sums are updated entry by entry as the signatures change, so an
+update costs what it changes, not the length of the signature. Equal keys are only candidates: a hit is
+confirmed by an exact comparison, so a collision costs a comparison, never a wrong decision.
 
 Every number is a Python integer: rank decisions are exact; no floating point, no tolerance. Updates are
 fraction free (``y := a*y - b*pivot``, divided by the gcd of the result when ``a != 1``); the pivot is
@@ -27,21 +30,31 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+import random
 from collections.abc import Iterable
 from math import gcd
 
 log = logging.getLogger(__name__)
 
 
-def _key(sig: dict[int, int]) -> frozenset:
-    """The signature up to a non-zero factor."""
-    first = min(sig)
-    g = 0
-    for v in sig.values():
-        g = gcd(g, v)
-    if sig[first] < 0:
-        g = -g
-    return frozenset((b, v // g) for b, v in sig.items())
+PRIME = (1 << 61) - 1
+NO_INVERSE = -1  # the key of the (rare) signatures with H2 = 0: all in one bucket, compared exactly
+SEED = 20_261_124  # fixed weights: the same table gives the same work, run after run
+
+
+def _ratio(h1: int, h2: int) -> int:
+    return h1 * pow(h2, -1, PRIME) % PRIME if h2 else NO_INVERSE
+
+
+def _proportional(a: dict[int, int], b: dict[int, int]) -> bool:
+    """``a = k * b`` for some non-zero rational ``k``, exactly."""
+    if len(a) != len(b):
+        return False
+    first = next(iter(a))
+    if first not in b:
+        return False
+    x, y = a[first], b[first]
+    return all(v * y == b.get(c, 0) * x for c, v in a.items())
 
 
 class Elimination:
@@ -51,10 +64,15 @@ class Elimination:
     def __init__(self, n: int, protected: Iterable[dict[int, int]]):
         self.rows: dict[int, dict[int, int]] = {b: {b: 1} for b in range(n)}
         self.cols: dict[int, dict[int, int]] = {c: {c: 1} for c in range(n)}
+        rng = random.Random(SEED)
+        self.r1 = [rng.randrange(1, PRIME) for _ in range(n)]
+        self.r2 = [rng.randrange(1, PRIME) for _ in range(n)]
         self.sig: list[dict[int, int]] = []
+        self.h1: list[int] = []
+        self.h2: list[int] = []
         self.sig_rows: dict[int, set[int]] = defaultdict(set)
-        self.index: dict[frozenset, set[int]] = defaultdict(set)
-        self.keys: list[frozenset | None] = []
+        self.index: dict[int, set[int]] = defaultdict(set)
+        self.keys: list[int] = []
         for j, p in enumerate(protected):
             sig = {c: v for c, v in p.items() if v}
             if not sig:
@@ -62,9 +80,16 @@ class Elimination:
             self.sig.append(sig)
             for b in sig:
                 self.sig_rows[b].add(j)
-            key = _key(sig)
+            h1, h2 = self._hashes(sig)
+            self.h1.append(h1)
+            self.h2.append(h2)
+            key = _ratio(h1, h2)
             self.keys.append(key)
             self.index[key].add(j)
+
+    def _hashes(self, sig: dict[int, int]) -> tuple[int, int]:
+        r1, r2 = self.r1, self.r2
+        return sum(v * r1[b] for b, v in sig.items()) % PRIME, sum(v * r2[b] for b, v in sig.items()) % PRIME
 
     def functional01(self, coords: Iterable[int]) -> dict[int, int]:
         """``<y, c>`` for every basis vector ``y`` not orthogonal to ``c``, the sum of these inner cells."""
@@ -81,10 +106,15 @@ class Elimination:
         s = self.functional01(coords)
         if not s:
             return True  # already a combination of published cells: publishing it tells nothing new
-        if _key(s) in self.index:
+        if self._reveals(s):
             return False
         self._restrict(s)
         return True
+
+    def _reveals(self, s: dict[int, int]) -> bool:
+        """Some protected vector's signature is proportional to ``s``."""
+        found = self.index.get(_ratio(*self._hashes(s)))
+        return bool(found) and any(_proportional(s, self.sig[j]) for j in found)
 
     def hidden(self) -> bool:
         """Every protected vector is still changed by some perturbation (a check for tests)."""
@@ -99,6 +129,7 @@ class Elimination:
         p = self._pivot(s)
         sp_, yp = s[p], self.rows[p]
         rows, cols, sig, sig_rows = self.rows, self.cols, self.sig, self.sig_rows
+        h1, h2, r1b, r2b = self.h1, self.h2, self.r1, self.r2
         with_p = sig_rows.get(p, set())
         changed: set[int] = set(with_p)
         for b, sb in s.items():
@@ -141,12 +172,17 @@ class Elimination:
                 affected = with_p
             else:
                 affected = with_p | sig_rows.get(b, set())
+            r1, r2 = r1b[b], r2b[b]
             for j in affected:
                 sj = sig[j]
-                new = (alpha * sj.get(b, 0) - beta * sj.get(p, 0))
+                old = sj.get(b, 0)
+                new = (alpha * old - beta * sj.get(p, 0))
                 if new % g:
                     raise AssertionError("fraction-free update left a remainder")
                 new //= g
+                if new != old:
+                    h1[j] = (h1[j] + (new - old) * r1) % PRIME
+                    h2[j] = (h2[j] + (new - old) * r2) % PRIME
                 if new:
                     if b not in sj:
                         sig_rows[b].add(j)
@@ -158,8 +194,11 @@ class Elimination:
         for c in yp:
             del cols[c][p]
         del rows[p]
+        r1, r2 = r1b[p], r2b[p]
         for j in with_p:
-            del sig[j][p]
+            old = sig[j].pop(p)
+            h1[j] = (h1[j] - old * r1) % PRIME
+            h2[j] = (h2[j] - old * r2) % PRIME
         sig_rows.pop(p, None)
         for j in changed:
             self.index[self.keys[j]].discard(j)
@@ -167,5 +206,5 @@ class Elimination:
                 del self.index[self.keys[j]]
             if not sig[j]:
                 raise AssertionError("a protected vector was revealed by an accepted publication")
-            self.keys[j] = _key(sig[j])
+            self.keys[j] = _ratio(h1[j], h2[j])
             self.index[self.keys[j]].add(j)

@@ -158,13 +158,15 @@ def _previous(table: Table, previous) -> tuple[np.ndarray, np.ndarray | None]:
 def _gauss(table: Table, order: np.ndarray, protected: np.ndarray, hidden: np.ndarray,
            virtual: Sequence[frozenset[int]], forced_published: np.ndarray) -> np.ndarray:
     """One elimination: which candidates must be suppressed to keep the protected cells and groups hidden."""
-    m = table.matrix
+    skip = protected | hidden
+    keep = _coordinates(table, protected, skip, virtual, forced_published)
+    m = table.matrix[:, np.flatnonzero(keep)].tocsr()
+    position = np.cumsum(keep) - 1  # inner cell -> its coordinate in the elimination
     ind, ptr = m.indices.tolist(), m.indptr.tolist()
     vectors = [{int(i): 1 for i in ind[ptr[c]:ptr[c + 1]]} for c in np.flatnonzero(protected)]
-    vectors += [{i: 1 for i in group} for group in virtual]
-    elim = Elimination(table.n_inner, vectors)
+    vectors += [{int(position[i]): 1 for i in group if keep[i]} for group in virtual]
+    elim = Elimination(int(keep.sum()), vectors)
     rejected = np.zeros(table.n_cells, dtype=bool)
-    skip = protected | hidden
     for c in order.tolist():
         if skip[c]:
             continue
@@ -174,6 +176,24 @@ def _gauss(table: Table, order: np.ndarray, protected: np.ndarray, hidden: np.nd
                 log.warning("cell %d was published by the previous release with the same value but now reveals a "
                             "protected cell; it is suppressed in this release", c)
     return rejected
+
+
+def _coordinates(table: Table, protected: np.ndarray, skip: np.ndarray, virtual: Sequence[frozenset[int]],
+                 forced_published: np.ndarray) -> np.ndarray:
+    """The inner cells the elimination needs as coordinates. With nothing forced published, the zeros come
+    first in the order (``preference_order``) and every zero inner cell offered is published: it is a unit
+    vector and cannot complete a protected vector that holds a nonzero cell. Publishing a unit vector
+    only removes its coordinate, so those cells are left out from the start (most inner cells of a fine
+    classification are zeros). Where something is forced published first, or a protected vector holds
+    zeros only, every inner cell stays and the elimination decides."""
+    keep = np.ones(table.n_inner, dtype=bool)
+    if forced_published.any():
+        return keep
+    published_zero = (table.inner_values == 0) & ~skip[table.inner_cell]
+    held = table.matrix[np.flatnonzero(protected)] @ (~published_zero).astype(np.int64)
+    if (held == 0).any() or any(all(published_zero[i] for i in group) for group in virtual):
+        return keep
+    return ~published_zero
 
 
 def _new_groups(table: Table, suppressed: np.ndarray, threshold: int,
