@@ -61,8 +61,9 @@ def dream_cli(*args: str) -> None:
 
 
 def prepare_warehouse(warehouse: Path, persons: int) -> None:
-    """Make a warehouse with ``fact_dream`` (synth -> ingest -> model) unless it already has one."""
-    if (warehouse / "fact_dream" / "_delta_log").is_dir():
+    """Make a warehouse with ``fact_dream`` (synth -> ingest -> model) unless it already has one (a committed
+    version: a run killed while writing leaves a log folder without one)."""
+    if any((warehouse / "fact_dream" / "_delta_log").glob("*.json")):
         return
     source = warehouse.parent / "input.parquet"
     print(f"preparing {warehouse} from {persons:,} synthetic persons (not timed)", flush=True)

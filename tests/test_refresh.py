@@ -101,13 +101,39 @@ def test_vacuum_erases_replaced_versions(spark, tmp_path):
 def test_compaction_keeps_the_data_and_merges_files(spark, tmp_path):
     warehouse = str(tmp_path)
     df = spark.range(1000).withColumn("aar", (F.col("id") % 2).cast("int")).repartition(4)
-    write_table(df, warehouse, "t", ["aar"])
+    df.write.format("delta").partitionBy("aar").save(f"{warehouse}/t")  # four files per partition
     before = table_fingerprint(spark.read.format("delta").load(f"{warehouse}/t"))
+    assert not compact(spark, warehouse, "t", below_mb=0)
     assert compact(spark, warehouse, "t", below_mb=8)
     table = DeltaTable.forPath(spark, f"{warehouse}/t")
     assert table.detail().first().numFiles == 2  # one per partition
     assert table_fingerprint(table.toDF()) == before
-    assert not compact(spark, warehouse, "t", below_mb=0)
+    assert not compact(spark, warehouse, "t", below_mb=8)  # one file per partition: nothing to pack
+
+
+@pytest.mark.parametrize("adaptive", ["true", "false"])
+def test_partitioned_tables_are_written_with_one_file_per_small_partition(spark, tmp_path, adaptive):
+    df = spark.range(1000).withColumn("aar", (F.col("id") % 3).cast("int")).repartition(4)
+    before = spark.conf.get("spark.sql.adaptive.enabled")
+    spark.conf.set("spark.sql.adaptive.enabled", adaptive)
+    try:
+        write_table(df, str(tmp_path), "t", ["aar"])
+    finally:
+        spark.conf.set("spark.sql.adaptive.enabled", before)
+    assert DeltaTable.forPath(spark, f"{tmp_path}/t").detail().first().numFiles == 3
+
+
+def test_vacuum_lite_skips_a_table_younger_than_the_retention_and_erases_an_older_one(spark, tmp_path):
+    warehouse = str(tmp_path)
+    write_table(spark.range(10), warehouse, "t", [])
+    write_table(spark.range(3), warehouse, "t", [])
+    vacuum(spark, warehouse, "t", retention_hours=1, mode="lite")  # version 0 is seconds old: skipped
+    assert spark.read.format("delta").option("versionAsOf", 0).load(f"{warehouse}/t").count() == 10
+    assert DeltaTable.forPath(spark, f"{warehouse}/t").history().where("operation LIKE 'VACUUM%'").count() == 0
+    vacuum(spark, warehouse, "t", retention_hours=0, mode="lite")  # everything replaced is old enough
+    assert spark.read.format("delta").load(f"{warehouse}/t").count() == 3
+    with pytest.raises(Exception, match="(?i)file.*(not exist|not found)|FileNotFound|FAILED_READ_FILE"):
+        spark.read.format("delta").option("versionAsOf", 0).load(f"{warehouse}/t").collect()
 
 
 HOLD = "import sys, time; from dream.refresh.lock import WarehouseLock\nwith WarehouseLock(sys.argv[1]):\n" \

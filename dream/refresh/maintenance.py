@@ -13,15 +13,18 @@ that time travel to a version older than the retention fails afterwards.
 ``refresh.vacuum``: ``full`` lists every folder of a table and also deletes files no version ever
 referenced (left behind by a write that was killed); ``lite`` deletes only the files the Delta log knows
 were replaced, which is much quicker on many partitions but leaves a killed write's files until the next
-full VACUUM; ``off`` leaves erasure to a separate job.
+full VACUUM (and is skipped on a table whose whole history is younger than the retention: nothing in it
+can be old enough); ``off`` leaves erasure to a separate job.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from dream.errors import ConfigError
 from dream.tables import table_path
@@ -32,12 +35,18 @@ _DELTA_MINIMUM_HOURS = 168  # Delta refuses a shorter retention unless its safet
 
 
 def compact(spark: SparkSession, warehouse: str, name: str, below_mb: int) -> bool:
-    """OPTIMIZE the table if its files average less than ``below_mb``; returns whether it did."""
+    """OPTIMIZE the table if its files average less than ``below_mb`` and some partition has more than one
+    file (bin-packing works within a partition: one small file per partition is as compact as it gets);
+    returns whether it did."""
     if below_mb <= 0:
         return False
-    table = DeltaTable.forPath(spark, table_path(warehouse, name))
+    path = table_path(warehouse, name)
+    table = DeltaTable.forPath(spark, path)
     detail = table.detail().select("numFiles", "sizeInBytes").first()
     if detail.numFiles <= 1 or detail.sizeInBytes / detail.numFiles >= below_mb * 1024 * 1024:
+        return False
+    files = spark.read.format("delta").load(path).inputFiles()  # from the snapshot: no Spark job
+    if len({f.rsplit("/", 1)[0] for f in files}) >= len(files):
         return False
     table.optimize().executeCompaction()
     after = table.detail().select("numFiles").first().numFiles
@@ -57,6 +66,18 @@ def vacuum(spark: SparkSession, warehouse: str, name: str, retention_hours: int,
     if retention_hours < _DELTA_MINIMUM_HOURS:
         # A deliberate choice in the configuration (tests, a stricter erasure schedule): allow it.
         spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    if mode == "lite" and _younger_than(spark, warehouse, name, retention_hours):
+        return
     lite = " LITE" if mode == "lite" else ""
     path = table_path(warehouse, name).replace("`", "``")
     spark.sql(f"VACUUM delta.`{path}`{lite} RETAIN {int(retention_hours)} HOURS").collect()  # a few rows
+
+
+def _younger_than(spark: SparkSession, warehouse: str, name: str, hours: int) -> bool:
+    """The table's whole history (version 0 on) is younger than ``hours``: no file can have been replaced
+    longer ago, so VACUUM LITE (which deletes only files the log says were replaced) has nothing to do."""
+    first = (DeltaTable.forPath(spark, table_path(warehouse, name)).history()
+             .agg(F.min("version").alias("version"), F.min("timestamp").alias("timestamp")).first())
+    if first.version != 0:
+        return False  # older commits were cleaned from the log: let VACUUM decide
+    return first.timestamp > dt.datetime.now() - dt.timedelta(hours=hours)
