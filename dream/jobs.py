@@ -16,18 +16,26 @@ from dream.session import get_spark
 log = logging.getLogger(__name__)
 
 
+def absolute(path: str | None) -> str | None:
+    """A local path made absolute on the driver (an executor's working folder is not the driver's, so a
+    relative path would point elsewhere in a task); a URI (``s3://``, ``abfss://``, ``file:/``) as given."""
+    if path is None or "://" in path or path.startswith("file:"):
+        return path
+    return str(Path(path).expanduser().absolute())
+
+
 def run_ingest(input_path: str, warehouse: str, env: str = "local", conf_dir: str | None = None,
                progress: bool = True) -> IngestResult:
     config = load_config(env, conf_dir)
     spark = get_spark(config)
-    result = ingest(spark, input_path, warehouse, config, progress=progress)
+    result = ingest(spark, absolute(input_path), absolute(warehouse), config, progress=progress)
     _summary(result)
     return result
 
 
 def run_model(warehouse: str, env: str = "local", conf_dir: str | None = None) -> dict[str, int]:
     config = load_config(env, conf_dir)
-    versions = build_model(get_spark(config), warehouse)
+    versions = build_model(get_spark(config), absolute(warehouse))
     for table, version in versions.items():
         log.info("  %-18s version %d", table, version)
     return versions
@@ -37,8 +45,8 @@ def run_refresh(input_path: str, warehouse: str, env: str = "local", conf_dir: s
                 leverance: str | None = None, force: bool = False, allow_older: bool = False,
                 population: str | None = None) -> RefreshResult:
     config = load_config(env, conf_dir)
-    result = refresh(get_spark(config), input_path, warehouse, config, leverance=leverance, force=force,
-                     allow_older=allow_older, population=population)
+    result = refresh(get_spark(config), absolute(input_path), absolute(warehouse), config, leverance=leverance,
+                     force=force, allow_older=allow_older, population=absolute(population))
     _refresh_summary(result)
     return result
 
@@ -49,7 +57,7 @@ def run_audit(warehouse: str, leverance: str | None = None, env: str = "local", 
     from dream.benchmark.audit import audit_benchmark
 
     config = load_config(env, conf_dir)
-    summary, results = audit_benchmark(get_spark(config), warehouse, leverance)
+    summary, results = audit_benchmark(get_spark(config), absolute(warehouse), leverance)
     log.info("Audited %d periods x measures: %d suppressed cells, %d revealed, %d known to be under the threshold",
              len(summary), summary["undertrykte"].sum(), summary["afsloerede"].sum(), summary["under_taerskel"].sum())
     for result in results:
@@ -62,7 +70,7 @@ def run_report(warehouse: str, kommune: str, out: str, env: str = "local", conf_
     """One kommune's HTML report. The kommune and the output file are checked before Spark starts."""
     chosen, path = resolve_kommune(kommune), check_out(out)
     config = load_config(env, conf_dir)
-    return write_report(get_spark(config), warehouse, chosen, path)
+    return write_report(get_spark(config), absolute(warehouse), chosen, path)
 
 
 def run_main(env: str = "local", conf_dir: str | None = None, persons: int | None = None) -> RefreshResult:
@@ -70,7 +78,7 @@ def run_main(env: str = "local", conf_dir: str | None = None, persons: int | Non
     ingest, model, measures, maintenance, recorded as one delivery."""
     config = load_config(env, conf_dir)
     source = ensure_synthetic_input(config, persons)
-    result = refresh(get_spark(config), str(source), config.paths.warehouse, config)
+    result = refresh(get_spark(config), absolute(str(source)), absolute(config.paths.warehouse), config)
     _refresh_summary(result)
     return result
 

@@ -78,3 +78,15 @@ def test_main_job_on_the_test_environment(tmp_path):
                           "DREAM_CONF_DIR": str(conf)})
     assert notebook.returncode == 0, notebook.stderr[-3000:]
     assert "antal_borgere" in notebook.stdout
+
+
+def test_local_paths_are_made_absolute_on_the_driver_and_uris_are_left_alone(monkeypatch, tmp_path):
+    from dream.jobs import absolute
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute("data/warehouse") == str(tmp_path / "data" / "warehouse")
+    assert absolute("~/wh") == str(Path.home() / "wh")
+    assert absolute("/srv/dream/wh") == "/srv/dream/wh"
+    for uri in ("s3://bucket/wh", "abfss://c@a.dfs.core.windows.net/wh", "file:/srv/wh"):
+        assert absolute(uri) == uri
+    assert absolute(None) is None
