@@ -81,9 +81,11 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
     else:
         pop = population(befolkning).localCheckpoint()  # small; used twice
         confidential = confidential.unionByName(population_cells(pop, inner.select("periode")))
-    versions = {CONFIDENTIAL: write_table(confidential, warehouse, CONFIDENTIAL, [])}
+    # The benchmark tables are bounded by the classification (periods x measures x cells), not by the
+    # persons: one file each (tens of MB at national scale), so compaction has nothing to do afterwards.
+    versions = {CONFIDENTIAL: write_table(confidential.repartition(1), warehouse, CONFIDENTIAL, [])}
     confidential = _read(spark, warehouse, CONFIDENTIAL)
-    versions[TABLE] = write_table(published(confidential), warehouse, TABLE, [])
+    versions[TABLE] = write_table(published(confidential).repartition(1), warehouse, TABLE, [])
     summary = suppression_summary(confidential)
     versions[SUMMARY] = write_table(summary.coalesce(1), warehouse, SUMMARY, [])
     for row in _read(spark, warehouse, SUMMARY).orderBy("periode", "maal").collect():  # periods x 4 rows
@@ -92,5 +94,5 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
     if pop is None:
         pop = population(spark.createDataFrame([], "kommune string, aar int, alder int, antal long"))
     figures = key_figures(_read(spark, warehouse, TABLE), pop)
-    versions[KEY_FIGURES] = write_table(figures, warehouse, KEY_FIGURES, [])
+    versions[KEY_FIGURES] = write_table(figures.repartition(1), warehouse, KEY_FIGURES, [])
     return versions
