@@ -29,8 +29,8 @@ table with margins is a "box" of a few cells).
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 import random
+from collections import defaultdict
 from collections.abc import Iterable
 from math import gcd
 
