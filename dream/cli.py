@@ -42,6 +42,12 @@ def _delivery_month(text: str) -> str:
     return f"{year}-{month:02d}"
 
 
+def _add_configuration(parser: argparse.ArgumentParser) -> None:
+    """``--env`` and ``--conf-dir``: which configuration a command runs with."""
+    parser.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
+    parser.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+
+
 def cmd_synth(args: argparse.Namespace) -> None:
     from dream.calendar import IsoWeek, last_full_month, last_week_of_month, week_range
     from dream.synth import generate
@@ -110,14 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="unpivot a national wide table into the long Delta tables")
     ingest.add_argument("--input", required=True, help="Parquet file or folder, CSV, SAS (.sas7bdat/.xpt)")
     ingest.add_argument("--warehouse", required=True, help="folder of the Delta tables")
-    ingest.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
-    ingest.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    _add_configuration(ingest)
     ingest.set_defaults(func=cmd_ingest)
 
     model = sub.add_parser("model", help="dimensions, week fact, transitions 52 weeks on and key figures")
     model.add_argument("--warehouse", required=True, help="folder of the Delta tables (made by ingest)")
-    model.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
-    model.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    _add_configuration(model)
     model.set_defaults(func=cmd_model)
 
     refresh = sub.add_parser("refresh", help="the monthly refresh: ingest + model + maintenance, recorded per delivery")
@@ -130,29 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--force", action="store_true", help="rebuild even if this delivery is already published")
     refresh.add_argument("--allow-older", action="store_true",
                          help="accept a delivery older than the published one")
-    refresh.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
-    refresh.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    _add_configuration(refresh)
     refresh.set_defaults(func=cmd_refresh)
 
     audit = sub.add_parser("audit", help="audit the published benchmark by linear programming (exit 1 on a leak)")
     audit.add_argument("--warehouse", required=True, help="folder of the Delta tables (made by model or refresh)")
     audit.add_argument("--delivery", type=_delivery_month,
                        help="the delivery YYYY-MM whose release is audited (default: the latest published)")
-    audit.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
-    audit.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    _add_configuration(audit)
     audit.set_defaults(func=cmd_audit)
 
     report = sub.add_parser("report", help="one kommune's HTML report from the published aggregate tables")
     report.add_argument("--kommune", required=True, help="the kommune's code, e.g. 101 (København)")
     report.add_argument("--warehouse", required=True, help="folder of the Delta tables (made by model or refresh)")
     report.add_argument("--out", required=True, help="the HTML file to write")
-    report.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
-    report.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    _add_configuration(report)
     report.set_defaults(func=cmd_report)
 
     run = sub.add_parser("run", help="the main job on an environment (default: embedded local default)")
-    run.add_argument("--env", default="local", help="configuration conf/<env>.yaml (default: local)")
-    run.add_argument("--conf-dir", help="folder holding <env>.yaml and spark-defaults.conf")
+    _add_configuration(run)
     run.add_argument("--persons", type=_positive_int, help="synthetic persons (default: from the config)")
     run.set_defaults(func=cmd_run)
     return parser
