@@ -100,6 +100,30 @@ def _snapshot(spark: SparkSession, path: str):
     return _delta_log(spark, path).update(False, none, none)
 
 
+def files_by_partition(spark: SparkSession, path: str, column: str) -> dict[str, list[tuple[str, dict]]] | None:
+    """The current files of the Delta table at ``path`` grouped by their value of the partition column
+    ``column``: value -> [(the file's path or URI, its partition values)], for readers other than Spark's
+    Delta reader (pyarrow in a task). None when the files alone do not hold the table's rows: the table is
+    not partitioned by ``column``, maps column names, or a file has a deletion vector (deleted rows)."""
+    snapshot = _snapshot(spark, path)
+    metadata = json.loads(snapshot.metadata().json())["metaData"]
+    mapping = metadata.get("configuration", {}).get("delta.columnMapping.mode", "none")
+    if column not in metadata.get("partitionColumns", []) or mapping != "none":
+        return None
+    groups: dict[str, list[tuple[str, dict]]] = {}
+    for text in snapshot.allFiles().toJSON().collectAsList():
+        add = json.loads(text)
+        if add.get("deletionVector"):
+            return None
+        uri = urllib.parse.urlparse(add["path"])
+        if not uri.scheme:  # relative to the table's folder, URI-encoded
+            location = f"{path}/{urllib.parse.unquote(uri.path)}"
+        else:  # an absolute URI (a shallow clone's files)
+            location = urllib.parse.unquote(uri.path) if uri.scheme == "file" else add["path"]
+        groups.setdefault(add["partitionValues"][column], []).append((location, add["partitionValues"]))
+    return groups
+
+
 def roll_back(spark: SparkSession, warehouse: str, before: dict[str, int | None]) -> None:
     """Put every table back as it was before the run: restore the old version, or remove a new table."""
     for name, version in before.items():

@@ -24,7 +24,7 @@ deltalake = pytest.importorskip("deltalake", reason="the independent Delta reade
 
 WEEKS = week_range(IsoWeek(2023, 1), IsoWeek(2024, 52))
 DELIVERIES = {"first": (200, 1), "second": (150, 2)}  # persons, seed: two different deliveries
-TABLES = {"dsa_y": ["aar", "kommune"], "fact_dream": ["aar"], "noegletal": ["periodetype"]}
+TABLES = {"dsa_y": ["aar", "kommune"], "fact_dream": ["aar", "person_bucket"], "noegletal": ["periodetype"]}
 
 
 @pytest.fixture(scope="module")

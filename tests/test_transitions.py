@@ -1,5 +1,6 @@
-"""``overgang_52`` by its two implementations on hand-made weeks with hand-computed rows: ``build_transitions``
-(a Spark window) and ``write_transitions`` (tasks join with numpy and write the files; one Delta commit),
+"""``overgang_52`` by its implementations on hand-made weeks with hand-computed rows: ``build_transitions``
+(a Spark window), ``write_transitions`` (tasks join with numpy and write the files; one Delta commit) and
+``write_transitions_from_table`` (the same tasks reading a ``fact_dream`` partitioned by person bucket),
 and the Delta guarantees the model and the refresh rely on (version, history, roll-back, no stray files).
 
 The last delivered Monday is 8 March 2021 (2021-W10): a week is followed up when its Monday + 364 days is
@@ -13,7 +14,10 @@ import pytest
 from chispa import assert_df_equality
 
 import dream.model.transitions as transitions
-from dream.model.transitions import build_transitions, write_transitions
+from pyspark.sql import functions as F
+
+from dream.model.fact import PERSON_BUCKET, person_bucket
+from dream.model.transitions import build_transitions, write_transitions, write_transitions_from_table
 from dream.tables import current_version, roll_back, rows_written, write_table
 
 D = dt.date
@@ -149,3 +153,41 @@ def test_a_failed_commit_leaves_the_table_and_its_files_as_they_were(spark, fact
         write_transitions(fact, LAST_MONDAY, str(tmp_path), "overgang_52")
     assert data_files(table) == before  # the tasks' files of the failed run are gone
     assert current_version(spark, str(tmp_path), "overgang_52") == 0
+
+
+def fact_table(spark, fact, folder, partitions, **properties) -> str:
+    """``fact`` as a Delta table like ``fact_dream``: a column the step does not read, and a person bucket."""
+    table = (fact.coalesce(1).withColumn("alder", F.lit(40))
+             .withColumn(PERSON_BUCKET, person_bucket(F.col("person_id"), 3)).write.format("delta").partitionBy(*partitions))
+    for key, value in properties.items():
+        table = table.option(key, value)
+    table.save(str(folder / "fact_dream"))
+    return str(folder / "fact_dream")
+
+
+def test_a_task_per_person_bucket_reads_the_table_and_writes_the_hand_computed_rows(spark, fact, expected, tmp_path):
+    source = fact_table(spark, fact, tmp_path, ["aar", PERSON_BUCKET])
+    buckets = {r[0] for r in spark.read.format("delta").load(source).select(PERSON_BUCKET).distinct().collect()}
+    assert len(buckets) == 3  # the seven persons fall in every bucket
+    version = write_transitions_from_table(spark, source, LAST_MONDAY, str(tmp_path), "overgang_52")
+    table = tmp_path / "overgang_52"
+    assert_df_equality(load(spark, table), expected, ignore_row_order=True, ignore_nullable=True)
+    assert version == 0 and rows_written(spark, str(tmp_path), "overgang_52") == len(EXPECTED)
+    assert len({f.name.split("-")[2] for f in data_files(table)}) == 3  # one task per bucket
+
+
+def test_a_table_not_partitioned_by_person_is_shuffled_by_person(spark, fact, expected, tmp_path):
+    source = fact_table(spark, fact, tmp_path, ["aar"])
+    write_transitions_from_table(spark, source, LAST_MONDAY, str(tmp_path), "overgang_52")
+    assert_df_equality(load(spark, tmp_path / "overgang_52"), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_rows_deleted_from_the_table_are_not_read_from_its_files(spark, fact, expected, tmp_path):
+    """A week deleted with a deletion vector is still in its Parquet file: the step must not see it."""
+    source = fact_table(spark, fact, tmp_path, ["aar", PERSON_BUCKET], **{"delta.enableDeletionVectors": "true"})
+    spark.sql(f"DELETE FROM delta.`{source}` WHERE person_id = 'p7' AND uge = 11")
+    assert any('"deletionVector"' in line for line in (tmp_path / "fact_dream" / "_delta_log" /
+                                                      "00000000000000000001.json").read_text().splitlines())
+    write_transitions_from_table(spark, source, LAST_MONDAY, str(tmp_path), "overgang_52")
+    assert_df_equality(load(spark, tmp_path / "overgang_52"), expected.where("person_id != 'p7'"),
+                       ignore_row_order=True, ignore_nullable=True)

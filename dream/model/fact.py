@@ -16,6 +16,22 @@ FACT_COLUMNS = [
     "aktiveringstype", "aktiv", "offentlig_forsoergelse", "kommune", "visitationskategori", "matchkategori",
     "branche", "arbejdsstedskommune", "virkform", "grad", "akasse", "akasse_medlem", "alder",
 ]
+# fact_dream is partitioned by year and by person_bucket, a hash of the person id, so all the weeks of a
+# person lie in the files of one bucket. Steps that go through each person's weeks in turn (overgang_52)
+# read one bucket per task straight from its files, with no shuffle: a bucket is what one task holds, so
+# the number of buckets grows with the weekly rows (about this many rows a bucket; at least 2).
+ROWS_PER_PERSON_BUCKET = 4_000_000
+PERSON_BUCKET = "person_bucket"
+
+
+def person_buckets(weekly_rows: int) -> int:
+    """The number of person buckets for a weekly table of ``weekly_rows`` rows."""
+    return max(2, -(-weekly_rows // ROWS_PER_PERSON_BUCKET))
+
+
+def person_bucket(person_id: Column, buckets: int) -> Column:
+    """0 .. buckets - 1, the same for every row of a person (Spark's 64-bit xxhash of the id)."""
+    return F.pmod(F.xxhash64(person_id), F.lit(buckets)).cast("int")
 
 
 def group_with_visitation(group: Column, family: Column, visitation: Column) -> Column:
@@ -44,7 +60,7 @@ def monthly_values(branche: DataFrame, arbsted: DataFrame, virkform: DataFrame, 
 
 
 def build_fact(y: DataFrame, ydelse: DataFrame, borger: DataFrame, visit: DataFrame, match: DataFrame,
-               monthly: DataFrame, ak: DataFrame, afm: DataFrame) -> DataFrame:
+               monthly: DataFrame, ak: DataFrame, afm: DataFrame, buckets: int = 2) -> DataFrame:
     quarter_keys, month_keys, year_keys = ["person_id", "aar", "kvartal"], ["person_id", "aar", "maaned"], \
         ["person_id", "aar"]
     fact = (with_week_calendar(y)
@@ -60,4 +76,5 @@ def build_fact(y: DataFrame, ydelse: DataFrame, borger: DataFrame, visit: DataFr
             .withColumn("ydelsesgruppe", group_with_visitation(F.col("ydelsesgruppe"), F.col("ydelsesfamilie"),
                                                                F.col("visitationskategori")))
             .withColumn("alder", age_on(thursday(F.col("uge_start")), F.col("foed_dato")))
-            .select(*FACT_COLUMNS))
+            .withColumn(PERSON_BUCKET, person_bucket(F.col("person_id"), buckets))
+            .select(*FACT_COLUMNS, PERSON_BUCKET))

@@ -16,12 +16,12 @@ from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
 from dream.measures.pipeline import build_measures
 from dream.model.activation import build_activation_spells
 from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim_ydelse, dim_ydelsesgruppe
-from dream.model.fact import build_fact, monthly_values
+from dream.model.fact import PERSON_BUCKET, build_fact, monthly_values, person_buckets
 from dream.model.keyfigures import build_key_figures
 from dream.model.spells import build_runs, build_spells, delivered_span, spell_months
-from dream.model.transitions import write_transitions
+from dream.model.transitions import write_transitions_from_table
 from dream.model.visitation import build_visitation_spells, check_events
-from dream.tables import table_path, write_table
+from dream.tables import rows_written, table_path, write_table
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,16 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
 
     log.info("Model 2/7: fact_dream")
     monthly = monthly_values(read("dsa_branche"), read("dsa_arbsted"), read("dsa_virkform"), read("dsa_grad"))
+    buckets = person_buckets(max(rows_written(spark, warehouse, "dsa_y"), 0))  # the ingest's count: no scan
     fact = build_fact(read("dsa_y"), read("dim_ydelse"), read("dsa_borger"), read("dsa_visit"), read("dsa_match"),
-                      monthly, read("dsa_ak"), read("dsa_afm"))
-    versions["fact_dream"] = write_table(fact, warehouse, "fact_dream", ["aar"])
+                      monthly, read("dsa_ak"), read("dsa_afm"), buckets)
+    versions["fact_dream"] = write_table(fact, warehouse, "fact_dream", ["aar", PERSON_BUCKET])
 
     log.info("Model 3/7: overgang_52")
     last_monday = weeks.agg(F.max("uge_start")).first()[0]  # one value
-    # Tasks join each person's weeks and write the files; one Delta commit, as write_table's (see transitions).
-    versions["overgang_52"] = write_transitions(read("fact_dream"), last_monday, warehouse, "overgang_52")
+    # A task per person bucket joins its persons' weeks and writes the files; one Delta commit (see transitions).
+    versions["overgang_52"] = write_transitions_from_table(spark, table_path(warehouse, "fact_dream"), last_monday,
+                                                           warehouse, "overgang_52")
 
     log.info("Model 4/7: noegletal")
     key_figures = build_key_figures(read("overgang_52"), read("dim_kommune"))

@@ -7,10 +7,14 @@ Two implementations of the one rule, kept equal by the tests:
 
 - ``build_transitions`` (a DataFrame, for notebooks and library use): a window over the person's weeks
   whose range frame is exactly +364 days (one shuffle, one sort, no self-join);
-- ``write_transitions`` (what the model writes): the rows are shuffled by person only, and each Spark task
+- ``write_transitions`` (any DataFrame of weeks): the rows are shuffled by person only, and each Spark task
   joins its persons' weeks with numpy (a sort on (person, day) and a binary search for day + 364) and
   writes its Parquet files per year itself; the driver commits them to Delta in one commit. No sort by
   Spark, no window, no second sort by year for the partitioned write.
+- ``write_transitions_from_table`` (what the model writes, from ``fact_dream``): the table is partitioned
+  by ``person_bucket``, so every person's weeks already lie in one bucket's files. Each task reads one
+  bucket's files with pyarrow (text columns stay dictionary-encoded) and does the same join and write: no
+  shuffle, and no row passes through the JVM. A table without that partitioning goes the shuffle's way.
 """
 
 from __future__ import annotations
@@ -23,14 +27,17 @@ from typing import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyspark import TaskContext
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from dream.model.fact import PERSON_BUCKET
 from dream.model.weeks import DAYS_52_WEEKS, week_52_later
 from dream.reference.codes import blank_group, recipient_status
 from dream.tables import (
-    DataFile, commit_files, file_tag, remove_uncommitted, run_tag, table_path, write_data_file,
+    DataFile, commit_files, file_tag, files_by_partition, filesystem, remove_uncommitted, run_tag, table_path,
+    write_data_file,
 )
 
 log = logging.getLogger(__name__)
@@ -77,14 +84,53 @@ def write_transitions(fact: DataFrame, last_delivered_monday: dt.date, warehouse
     Like ``write_table``: the commit replaces every row (a new version of the same table, so Delta's
     restore rolls it back), and a new table gets the session's Delta defaults. Files this run wrote but
     did not commit (a failed run's, a retried task's first attempt) are deleted before it returns."""
-    spark = fact.sparkSession
+    def tasks(task: Callable) -> DataFrame:
+        # Rows shuffled by person, not sorted: each task gets all the weeks of its persons.
+        return fact.select(*INPUT_COLUMNS).repartition("person_id").mapInArrow(task, "fil string")
+
+    def task(path: str, run_id: str, last_monday: dt.date, blank: str, status: dict[str, str]) -> Callable:
+        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            batches = [b for b in batches if b.num_rows]
+            if batches:  # a shuffle partition no person hashed to has no batch at all
+                yield _written(pa.Table.from_batches(batches), path, run_id, last_monday, blank, status)
+        return run
+
+    return _write(fact.sparkSession, tasks, task, last_delivered_monday, warehouse, name)
+
+
+def write_transitions_from_table(spark: SparkSession, fact_table: str, last_delivered_monday: dt.date,
+                                 warehouse: str, name: str = "overgang_52") -> int:
+    """``write_transitions`` of the Delta table at ``fact_table`` (``fact_dream``): the same rows, table and
+    commit. When the table is partitioned by ``person_bucket``, one task per bucket reads that bucket's
+    files itself (no shuffle); otherwise the table is read by Spark and shuffled by person."""
+    buckets = files_by_partition(spark, fact_table, PERSON_BUCKET)
+    if buckets is None:
+        log.info("  %s is not partitioned by %s: its weeks are shuffled by person", fact_table, PERSON_BUCKET)
+        fact = spark.read.format("delta").load(fact_table)
+        return write_transitions(fact, last_delivered_monday, warehouse, name)
+    groups = sorted(buckets.values(), key=len, reverse=True)
+
+    def tasks(task: Callable) -> DataFrame:
+        return spark.range(len(groups), numPartitions=max(len(groups), 1)).mapInArrow(task, "fil string")
+
+    def task(path: str, run_id: str, last_monday: dt.date, blank: str, status: dict[str, str]) -> Callable:
+        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                for index in batch.column(0).to_pylist():
+                    yield _written(_read_weeks(groups[index]), path, run_id, last_monday, blank, status)
+        return run
+
+    return _write(spark, tasks, task, last_delivered_monday, warehouse, name)
+
+
+def _write(spark: SparkSession, tasks: Callable, task: Callable, last_delivered_monday: dt.date, warehouse: str,
+           name: str) -> int:
+    """Run ``tasks(task(...))`` (one row per written file: its add action), commit the files, clean up."""
     run_id = uuid.uuid4().hex[:12]
     path = table_path(warehouse, name)
-    task = _write_task(path, run_id, last_delivered_monday, blank_group(), recipient_status())
     committed: set[str] = set()
     try:
-        # Rows shuffled by person, not sorted: each task gets all the weeks of its persons. One row per file.
-        added = fact.select(*INPUT_COLUMNS).repartition("person_id").mapInArrow(task, "fil string").collect()
+        added = tasks(task(path, run_id, last_delivered_monday, blank_group(), recipient_status())).collect()
         files = [DataFile.from_add_action(row.fil) for row in added]
         version = commit_files(spark, path, OVERGANG_SCHEMA, ["aar"], files, STATS_COLUMNS)
         committed = {f.path for f in files}
@@ -95,23 +141,34 @@ def write_transitions(fact: DataFrame, last_delivered_monday: dt.date, warehouse
     return version
 
 
-def _write_task(path: str, run_id: str, last_monday: dt.date, blank: str, status: dict[str, str]) -> Callable:
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        batches = [b for b in batches if b.num_rows]
-        if not batches:  # a shuffle partition no person hashed to: no batch at all
-            return
-        weeks = pa.Table.from_batches(batches)
-        out = transitions_of(weeks, last_monday, blank, status)
-        years = out.column("aar").to_numpy()
-        starts = np.flatnonzero(np.diff(years, prepend=years[:1] - 1))
-        tag = file_tag(run_id, TaskContext.get().partitionId())
-        added = []
-        for start, end in zip(starts, [*starts[1:], len(years)]):
-            data = out.slice(start, end - start).drop_columns(["aar"])
-            added.append(write_data_file(path, data, {"aar": int(years[start])}, tag, STATS_COLUMNS).add_action())
-        yield pa.record_batch([pa.array(added, pa.string())], names=["fil"])
+def _read_weeks(files: list[tuple[str, dict]]) -> pa.Table:
+    """``INPUT_COLUMNS`` of Parquet files of a Delta table; a partition column among them (``aar``, never
+    null in ``fact_dream``) from the files' partition values."""
+    stored = [c for c in INPUT_COLUMNS if c not in files[0][1]]
+    text = [c for c in stored if c in ("person_id", "kommune", "ydelseskode", "ydelsesgruppe")]
+    parts = []
+    for location, values in files:
+        fs, file = filesystem(location)
+        part = pq.read_table(file, columns=stored, read_dictionary=text, filesystem=fs)
+        for column, value in values.items():
+            if column in INPUT_COLUMNS:
+                part = part.append_column(column, pa.array(np.full(part.num_rows, int(value), np.int32)))
+        parts.append(part.select(INPUT_COLUMNS))
+    return pa.concat_tables(parts).unify_dictionaries()
 
-    return run
+
+def _written(weeks: pa.Table, path: str, run_id: str, last_monday: dt.date, blank: str,
+             status: dict[str, str]) -> pa.RecordBatch:
+    """``transitions_of(weeks)`` written as one Parquet file per year: a batch of their add actions."""
+    out = transitions_of(weeks, last_monday, blank, status)
+    years = out.column("aar").to_numpy()
+    starts = np.flatnonzero(np.diff(years, prepend=years[:1] - 1))
+    tag = file_tag(run_id, TaskContext.get().partitionId())
+    added = []
+    for start, end in zip(starts, [*starts[1:], len(years)]):
+        data = out.slice(start, end - start).drop_columns(["aar"])
+        added.append(write_data_file(path, data, {"aar": int(years[start])}, tag, STATS_COLUMNS).add_action())
+    return pa.record_batch([pa.array(added, pa.string())], names=["fil"])
 
 
 def transitions_of(weeks: pa.Table, last_monday: dt.date, blank: str, status: dict[str, str]) -> pa.Table:
@@ -156,8 +213,11 @@ def transitions_of(weeks: pa.Table, last_monday: dt.date, blank: str, status: di
 
 
 def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """A text column as (index per row, -1 where null; the distinct values)."""
-    encoded = pc.dictionary_encode(column.combine_chunks())
+    """A text column (plain, or dictionary-encoded with one dictionary) as (index per row, -1 where null;
+    the values)."""
+    encoded = column.combine_chunks()
+    if not pa.types.is_dictionary(encoded.type):
+        encoded = pc.dictionary_encode(encoded)
     indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
     return indices, encoded.dictionary.cast(pa.string())
 
