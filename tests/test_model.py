@@ -8,8 +8,10 @@ import datetime as dt
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from dream.ingest import ingest
+from dream.model.fact import ROWS_PER_PERSON_BUCKET, person_buckets
 from dream.model.pipeline import build_model
 from tests.wide import pid, write_parquet
 
@@ -65,6 +67,26 @@ def test_transitions_52_weeks_on(spark, warehouse):
     ], "person_id string, aar int, uge int, kommune string, ydelsesgruppe string, ydelsesgruppe_52 string, "
        "ydelseskode_52 string, modtagerstatus string")
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_fact_holds_each_person_in_one_bucket(spark, warehouse):
+    """fact_dream is partitioned by year and person bucket; a small delivery has the least buckets, 2."""
+    fact = load(spark, warehouse, "fact_dream")
+    assert spark.sql(f"DESCRIBE DETAIL delta.`{warehouse / 'fact_dream'}`").first().partitionColumns == \
+        ["aar", "person_bucket"]
+    buckets = {r.person_id: r.buckets for r in fact.groupBy("person_id").agg(
+        F.collect_set("person_bucket").alias("buckets")).collect()}
+    assert len(buckets) == 5 and all(len(b) == 1 for b in buckets.values())
+    assert set().union(*map(set, buckets.values())) <= {0, 1}
+    # The folder of each file is its bucket: every row in it belongs there.
+    by_file = fact.select(F.input_file_name().alias("f"), "person_bucket").distinct().collect()
+    assert all(f"/person_bucket={r.person_bucket}/" in r.f for r in by_file)
+
+
+def test_the_buckets_grow_with_the_weekly_rows():
+    assert person_buckets(0) == person_buckets(ROWS_PER_PERSON_BUCKET) == 2
+    assert person_buckets(3 * ROWS_PER_PERSON_BUCKET + 1) == 4
+    assert person_buckets(1_200_000_000) == 300  # the national table: ~1.2 billion person-weeks
 
 
 def test_fact_lays_residence_visitation_and_age_on_weeks(spark, warehouse):
