@@ -20,6 +20,7 @@ Two implementations of the one rule, kept equal by the tests:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import uuid
 from typing import Callable, Iterator
@@ -84,18 +85,15 @@ def write_transitions(fact: DataFrame, last_delivered_monday: dt.date, warehouse
     Like ``write_table``: the commit replaces every row (a new version of the same table, so Delta's
     restore rolls it back), and a new table gets the session's Delta defaults. Files this run wrote but
     did not commit (a failed run's, a retried task's first attempt) are deleted before it returns."""
-    def tasks(task: Callable) -> DataFrame:
-        # Rows shuffled by person, not sorted: each task gets all the weeks of its persons.
-        return fact.select(*INPUT_COLUMNS).repartition("person_id").mapInArrow(task, "fil string")
-
-    def task(path: str, run_id: str, last_monday: dt.date, blank: str, status: dict[str, str]) -> Callable:
+    def tasks(written: Callable[[pa.Table], pa.RecordBatch]) -> DataFrame:
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             batches = [b for b in batches if b.num_rows]
             if batches:  # a shuffle partition no person hashed to has no batch at all
-                yield _written(pa.Table.from_batches(batches), path, run_id, last_monday, blank, status)
-        return run
+                yield written(pa.Table.from_batches(batches))
+        # Rows shuffled by person, not sorted: each task gets all the weeks of its persons.
+        return fact.select(*INPUT_COLUMNS).repartition("person_id").mapInArrow(run, "fil string")
 
-    return _write(fact.sparkSession, tasks, task, last_delivered_monday, warehouse, name)
+    return _write(fact.sparkSession, tasks, last_delivered_monday, warehouse, name)
 
 
 def write_transitions_from_table(spark: SparkSession, fact_table: str, last_delivered_monday: dt.date,
@@ -110,27 +108,26 @@ def write_transitions_from_table(spark: SparkSession, fact_table: str, last_deli
         return write_transitions(fact, last_delivered_monday, warehouse, name)
     groups = sorted(buckets.values(), key=len, reverse=True)
 
-    def tasks(task: Callable) -> DataFrame:
-        return spark.range(len(groups), numPartitions=max(len(groups), 1)).mapInArrow(task, "fil string")
-
-    def task(path: str, run_id: str, last_monday: dt.date, blank: str, status: dict[str, str]) -> Callable:
+    def tasks(written: Callable[[pa.Table], pa.RecordBatch]) -> DataFrame:
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             for batch in batches:
                 for index in batch.column(0).to_pylist():
-                    yield _written(_read_weeks(groups[index]), path, run_id, last_monday, blank, status)
-        return run
+                    yield written(_read_weeks(groups[index]))
+        return spark.range(len(groups), numPartitions=max(len(groups), 1)).mapInArrow(run, "fil string")
 
-    return _write(spark, tasks, task, last_delivered_monday, warehouse, name)
+    return _write(spark, tasks, last_delivered_monday, warehouse, name)
 
 
-def _write(spark: SparkSession, tasks: Callable, task: Callable, last_delivered_monday: dt.date, warehouse: str,
-           name: str) -> int:
-    """Run ``tasks(task(...))`` (one row per written file: its add action), commit the files, clean up."""
+def _write(spark: SparkSession, tasks: Callable, last_delivered_monday: dt.date, warehouse: str, name: str) -> int:
+    """Run ``tasks(written)``: a DataFrame whose tasks call ``written`` on whole persons' weeks (one row per
+    file written: its add action); commit the files, clean up."""
     run_id = uuid.uuid4().hex[:12]
     path = table_path(warehouse, name)
+    written = functools.partial(_written, path=path, run_id=run_id, last_monday=last_delivered_monday,
+                                blank=blank_group(), status=recipient_status())
     committed: set[str] = set()
     try:
-        added = tasks(task(path, run_id, last_delivered_monday, blank_group(), recipient_status())).collect()
+        added = tasks(written).collect()
         files = [DataFile.from_add_action(row.fil) for row in added]
         version = commit_files(spark, path, OVERGANG_SCHEMA, ["aar"], files, STATS_COLUMNS)
         committed = {f.path for f in files}
