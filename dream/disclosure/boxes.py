@@ -22,15 +22,18 @@ For every suppressed cell that lacks a witness, the cheapest box that gives one 
 suppressed): cheapest = the smallest sum over the cells it newly suppresses of (1 + value) x (1 + level),
 so already suppressed cells are free and inner cells are cheaper than totals. Per dimension the candidates
 are the single, the pool and a few pairs (partners already suppressed and with room first); all
-combinations are tried at once with numpy (at most one pooled dimension per box). The box of singles in
-every dimension (suppress every cell above one inner cell: no negative corner) always exists, so every
-cell gets a witness. Cells the previous release published with an unchanged value are used only when
-nothing else works (a revised period where the revision took the room a box had): hiding them hides
-nothing from someone holding both releases, which ``audit_releases`` shows.
+combinations are compared at once with numpy (at most one pooled dimension per box): a box's cost is a
+sum and its room a minimum over the product of its dimensions' labels and leaves, so both are worked out
+one dimension at a time, without listing every box. The box of singles in every dimension (suppress
+every cell above one inner cell: no negative corner) always exists, so every cell gets a witness. Cells
+the previous release published with an unchanged value are used only when nothing else works (a revised
+period where the revision took the room a box had): hiding them hides nothing from someone holding both
+releases, which ``audit_releases`` shows.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -80,6 +83,18 @@ class _Option:
     plus_labels: list[int]
     minus: list[tuple[int, list[int]]]
 
+    def corners(self) -> list[int]:
+        """The leaves of its corners: ``u`` first, then the partners."""
+        return [self.plus_leaf, *(leaf for leaf, _ in self.minus)]
+
+    def seen(self) -> tuple[list[int], list[float]]:
+        """The labels that see the change, and the sign of the change each sees."""
+        labels, signs = list(self.plus_labels), [1.0] * len(self.plus_labels)
+        for _, segment in self.minus:
+            labels += segment
+            signs += [-1.0] * len(segment)
+        return labels, signs
+
 
 def _segment(path: list[int], stop: set[int]) -> list[int]:
     """The labels of a path below the first one in ``stop``."""
@@ -89,6 +104,58 @@ def _segment(path: list[int], stop: set[int]) -> list[int]:
             break
         out.append(label)
     return out
+
+
+class _Incidence:
+    """One dimension's options against the labels (or leaves) they touch: ``items`` the distinct ones in
+    order, ``positions`` per option the positions of its items, ``matrix`` option x item, 1 where touched."""
+
+    def __init__(self, touched: list[list[int]]):
+        self.items = np.array(sorted({i for t in touched for i in t}), dtype=np.int64)
+        where = {int(item): k for k, item in enumerate(self.items)}
+        self.positions = [[where[i] for i in t] for t in touched]
+        self.matrix = _rows(touched, where)
+
+
+def _rows(lists: list[list[int]], position: dict[int, int]) -> np.ndarray:
+    """A matrix with one row per list: how often each item (column ``position[item]``) is in it."""
+    flat = [row * len(position) + position[item] for row, items in enumerate(lists) for item in items]
+    return np.bincount(flat, minlength=len(lists) * len(position)).reshape(len(lists), len(position)) * 1.0
+
+
+def _grid(items: list[np.ndarray], strides: np.ndarray) -> np.ndarray:
+    """The flat index of every combination of the items of each dimension (one axis per dimension)."""
+    ix = np.ix_(*items)
+    return sum(i * int(stride) for i, stride in zip(ix, strides))
+
+
+def _contract(values: np.ndarray, incidences: list[_Incidence], skip: int | None = None) -> np.ndarray:
+    """Per combination of options (one axis per dimension): the sum of ``values`` over the product of the
+    items the options touch. The axis of dimension ``skip`` stays one of items."""
+    for d, inc in enumerate(incidences):
+        if d != skip:
+            values = np.moveaxis(np.tensordot(inc.matrix, values, axes=(1, d)), 0, d)
+    return values
+
+
+def _corner_minima(values: np.ndarray, corners: list[_Incidence],
+                   skip: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per combination of options (one axis per dimension): the smallest of ``values`` (the product of the
+    corner leaves) over the corners with an odd and with an even number of partners; inf where there is
+    none. The axis of dimension ``skip`` stays one of leaves."""
+    # every axis gets one more position, inf, for the options with fewer partners than the widest
+    even = np.full([n + (d != skip) for d, n in enumerate(values.shape)], np.inf)
+    even[tuple(slice(0, n) for n in values.shape)] = values
+    odd = np.full(even.shape, np.inf)
+    for d, inc in enumerate(corners):
+        if d == skip:
+            continue
+        plus = [p[0] for p in inc.positions]
+        width = max(1, max(len(p) - 1 for p in inc.positions))
+        minus = np.array([p[1:] + [len(inc.items)] * (width + 1 - len(p)) for p in inc.positions])
+        even, odd = (np.minimum(even.take(plus, axis=d), odd.take(minus, axis=d).min(axis=d + 1)),
+                     np.minimum(odd.take(plus, axis=d), even.take(minus, axis=d).min(axis=d + 1)))
+    return odd, even
 
 
 class Boxes:
@@ -237,7 +304,85 @@ class Boxes:
 
     def _search(self, options: list[list[_Option]], pool_dim: int | None, need: float):
         """The cheapest box among all combinations of the options whose target can grow by ``need``:
-        (cost, seen cells, their coefficients, tau up, tau down), or None."""
+        (cost, seen cells, their coefficients, tau up, tau down), or None. The combinations are compared
+        dimension by dimension (``_search_plain``, ``_cheapest_pool``); only the chosen box is listed."""
+        if pool_dim is None:
+            return self._search_plain(options, need)
+        choice = self._cheapest_pool(options, pool_dim, need)
+        if choice is None:
+            return None
+        return self._enumerate([[opts[i]] for opts, i in zip(options, choice)], pool_dim, need)
+
+    def _search_plain(self, options: list[list[_Option]], need: float):
+        """``_search`` without a pool, dimension by dimension instead of box by box (the same box: the
+        cheapest, then the most room, then the first in C order over the options).
+
+        A box's cost is a sum over the product of its dimensions' seen labels: the table of cell costs times
+        one option x label matrix per dimension. All terms are whole numbers, so the sums are exact in any
+        order. Its room up is the smallest inner value on a negative corner (an odd number of partners), its
+        room down the smallest on a positive one (weights are 1 without a pool): both are carried through the
+        dimensions, as the smallest value over an odd and over an even number of partners so far."""
+        seen = [_Incidence([o.seen()[0] for o in opts]) for opts in options]
+        corners = [_Incidence([o.corners() for o in opts]) for opts in options]
+        cells = _grid([s.items for s in seen], self.cell_strides)
+        inner = _grid([c.items for c in corners], self.inner_strides)
+        cost = _contract(np.where(self.suppressed[cells], 0.0, self.base_cost[cells]), seen).ravel()
+        if self.revised:  # seen by a cell the previous release published, or moving a corner it published
+            cost += FORCED_COST * _contract(self.old_published[cells].astype(float), seen).ravel()
+            cost += FORCED_COST * _contract(self.old_published_changed[inner].astype(float), corners).ravel()
+        tau_plus, tau_minus = (m.ravel() for m in _corner_minima(self.inner[inner], corners))
+        ok = (tau_plus >= need - 1e-9) & np.isfinite(cost)
+        if not ok.any():
+            return None
+        cand = np.flatnonzero(ok)
+        k = cand[np.lexsort((cand, -tau_plus[cand], cost[cand]))[0]]
+        chosen = [opts[i].seen() for opts, i in zip(options, np.unravel_index(k, [len(o) for o in options]))]
+        box = _grid([np.array(labels) for labels, _ in chosen], self.cell_strides).ravel()
+        coef = functools.reduce(np.multiply.outer, [np.array(signs) for _, signs in chosen]).ravel()
+        return float(cost[k]), box, coef, float(tau_plus[k]), float(tau_minus[k])
+
+    def _cheapest_pool(self, options: list[list[_Option]], pool_dim: int, need: float) -> tuple[int, ...] | None:
+        """The option per dimension of the box ``_enumerate`` would choose with a pool in ``pool_dim`` (the
+        cheapest, then the most room, then the first in C order over the options), computed as in
+        ``_search_plain``: the other dimensions are summed (and minimised) first, per label (leaf) of the
+        pooled dimension. A partner's room is the smallest value on a negative corner through it: with an
+        even number of partners in the other dimensions; the carrier's with an odd number. A partner with
+        no room gets weight 0 and its cells do not see the box, so they cost nothing."""
+        d, pool = pool_dim, options[pool_dim]
+        seen = [_Incidence([o.seen()[0] for o in opts]) for opts in options]
+        corners = [_Incidence([o.corners() for o in opts]) for opts in options]
+        cells = _grid([i.items for i in seen], self.cell_strides)
+        inner = _grid([i.items for i in corners], self.inner_strides)
+        label_at = {int(label): k for k, label in enumerate(seen[d].items)}
+        plus = _rows([o.plus_labels for o in pool], label_at)
+        members = _rows([segment for o in pool for _, segment in o.minus], label_at)  # one row per partner
+        starts = np.cumsum([0] + [len(o.minus) for o in pool[:-1]])  # each pool's first partner
+        odd, even = (np.moveaxis(m, d, 0) for m in _corner_minima(self.inner[inner], corners, skip=d))
+        room = even[[k for p in corners[d].positions for k in p[1:]]]  # per partner, as ``members``
+        room = np.where(np.isinf(room), 0.0, room)
+        total = np.add.reduceat(room, starts, axis=0)
+        tau_plus = np.moveaxis(np.minimum(odd[[p[0] for p in corners[d].positions]], total), 0, d).ravel()
+
+        def seen_sum(values):
+            """Per combination: the sum of ``values`` over the cells that see the box (weight not 0)."""
+            by_label = np.moveaxis(_contract(values, seen, skip=d), d, 0)
+            live = np.where(room != 0, np.tensordot(members, by_label, axes=(1, 0)), 0.0)
+            return np.moveaxis(np.tensordot(plus, by_label, axes=(1, 0)) + np.add.reduceat(live, starts, axis=0),
+                               0, d).ravel()
+
+        cost = seen_sum(np.where(self.suppressed[cells], 0.0, self.base_cost[cells]))
+        if self.revised:  # as in _enumerate
+            cost += FORCED_COST * seen_sum(self.old_published[cells].astype(float))
+            cost += FORCED_COST * _contract(self.old_published_changed[inner].astype(float), corners).ravel()
+        ok = (tau_plus >= need - 1e-9) & np.isfinite(cost)
+        if not ok.any():
+            return None
+        cand = np.flatnonzero(ok)
+        k = cand[np.lexsort((cand, -tau_plus[cand], cost[cand]))[0]]
+        return tuple(int(i) for i in np.unravel_index(k, [len(o) for o in options]))
+
+    def _enumerate(self, options: list[list[_Option]], pool_dim: int | None, need: float):
+        """``_search`` box by box: every combination's seen cells and corners listed."""
         dims = len(options)
         # per dimension, padded arrays: corner leaves with their member (0: u, j: partner j), seen labels likewise
         c_leaf, c_mem, s_lab, s_mem = [], [], [], []

@@ -16,9 +16,11 @@ publishing ``c`` would reveal ``p`` exactly when the signature of ``c`` is propo
 (then no perturbation left after the publication changes ``p``). Signatures are found through a key that
 does not change when a signature is multiplied by a constant: with two random weights per basis vector,
 ``H1 = sum sigma[b] * r1[b]`` and ``H2 = sum sigma[b] * r2[b]`` modulo the prime 2^61 - 1, the key is
-``H1 / H2`` (modulo the prime). Both sums are updated entry by entry as the signatures change, so an
-update costs what it changes, not the length of the signature. Equal keys are only candidates: a hit is
-confirmed by an exact comparison, so a collision costs a comparison, never a wrong decision.
+``H1 / H2`` (modulo the prime). Both sums are updated as the signatures change, so an update costs what
+it changes, not the length of the signature; with a pivot entry of +-1 (nearly always) a signature's
+change is a multiple of ``s`` and so is the change of its sums: one product per signature. Equal keys are
+only candidates: a hit is confirmed by an exact comparison, so a collision costs a comparison, never a
+wrong decision.
 
 Every number is a Python integer: rank decisions are exact; no floating point, no tolerance. Updates are
 fraction free (``y := a*y - b*pivot``, divided by the gcd of the result when ``a != 1``); the pivot is
@@ -106,14 +108,15 @@ class Elimination:
         s = self.functional01(coords)
         if not s:
             return True  # already a combination of published cells: publishing it tells nothing new
-        if self._reveals(s):
+        hashes = self._hashes(s)
+        if self._reveals(s, hashes):
             return False
-        self._restrict(s)
+        self._restrict(s, hashes)
         return True
 
-    def _reveals(self, s: dict[int, int]) -> bool:
-        """Some protected vector's signature is proportional to ``s``."""
-        found = self.index.get(_ratio(*self._hashes(s)))
+    def _reveals(self, s: dict[int, int], hashes: tuple[int, int]) -> bool:
+        """Some protected vector's signature is proportional to ``s`` (whose hashes are given)."""
+        found = self.index.get(_ratio(*hashes))
         return bool(found) and any(_proportional(s, self.sig[j]) for j in found)
 
     def hidden(self) -> bool:
@@ -124,9 +127,87 @@ class Elimination:
         rows, sig_rows = self.rows, self.sig_rows
         return min(s, key=lambda b: (len(rows[b]), len(sig_rows.get(b, ())), abs(s[b]) != 1, b))
 
-    def _restrict(self, s: dict[int, int]) -> None:
+    def _restrict(self, s: dict[int, int], hashes: tuple[int, int]) -> None:
         """Keep only the perturbations orthogonal to the published cell whose functional is ``s``."""
         p = self._pivot(s)
+        if abs(s[p]) == 1:
+            changed = self._eliminate_unit(s, p, hashes)
+        else:
+            changed = self._eliminate(s, p)
+        self._rekey(changed)
+
+    def _eliminate_unit(self, s: dict[int, int], p: int, hashes: tuple[int, int]) -> set[int]:
+        """``_eliminate`` for a pivot with ``s[p] = +-1``, the usual case: no multiplier, no gcd, so every
+        ``y_b := y_b - s[b] * s[p] * y_p`` and ``sigma_j[b] := sigma_j[b] - s[b] * s[p] * sigma_j[p]``, and
+        a protected vector's hashes change by ``-sigma_j[p] * s[p] * H(s)`` in all (dropping ``y_p`` too:
+        ``s[p] * s[p] = 1``), so they are updated once per vector, not once per entry."""
+        sp_, yp = s[p], self.rows[p]
+        rows, cols, sig, sig_rows = self.rows, self.cols, self.sig, self.sig_rows
+        others = [(b, sb * sp_) for b, sb in s.items() if b != p]  # (b, beta)
+        for b, beta in others:
+            yb = rows[b]
+            for c, v in yp.items():
+                new = yb.get(c, 0) - beta * v
+                if new:
+                    yb[c] = new
+                    cols[c][b] = new
+                else:  # beta * v != 0: the entry was there and cancels
+                    del yb[c]
+                    del cols[c][b]
+        for c in yp:
+            del cols[c][p]
+        del rows[p]
+        with_p = sig_rows.pop(p, set())
+        h1, h2 = self.h1, self.h2
+        s1, s2 = sp_ * hashes[0], sp_ * hashes[1]
+        for j in with_p:
+            sj = sig[j]
+            sjp = sj.pop(p)
+            for b, beta in others:
+                old = sj.get(b, 0)
+                new = old - beta * sjp  # != old: beta and sjp are not 0
+                if new:
+                    if not old:
+                        sig_rows[b].add(j)
+                    sj[b] = new
+                else:
+                    del sj[b]
+                    sig_rows[b].discard(j)
+            h1[j] = (h1[j] - sjp * s1) % PRIME
+            h2[j] = (h2[j] - sjp * s2) % PRIME
+        return with_p
+
+    def _rekey(self, changed: set[int]) -> None:
+        """Move the protected vectors whose signatures changed to their new keys. The inverses of their H2
+        are found together (one modular inverse and three products each, Montgomery's trick)."""
+        sig, keys, index, h1, h2 = self.sig, self.keys, self.index, self.h1, self.h2
+        todo = []
+        for j in changed:
+            bucket = index[keys[j]]
+            bucket.discard(j)
+            if not bucket:
+                del index[keys[j]]
+            if not sig[j]:
+                raise AssertionError("a protected vector was revealed by an accepted publication")
+            if h2[j]:
+                todo.append(j)
+            else:
+                keys[j] = NO_INVERSE
+                index[NO_INVERSE].add(j)
+        prefix, acc = [], 1
+        for j in todo:
+            prefix.append(acc)
+            acc = acc * h2[j] % PRIME
+        inverse = pow(acc, -1, PRIME) if todo else 1
+        for k in range(len(todo) - 1, -1, -1):
+            j = todo[k]
+            keys[j] = h1[j] * (inverse * prefix[k] % PRIME) % PRIME  # h1 / h2, as _ratio
+            inverse = inverse * h2[j] % PRIME
+            index[keys[j]].add(j)
+
+    def _eliminate(self, s: dict[int, int], p: int) -> set[int]:
+        """Update the basis and the signatures for the publication of the cell with functional ``s``,
+        pivot ``p``; returns the protected vectors whose signatures changed."""
         sp_, yp = s[p], self.rows[p]
         rows, cols, sig, sig_rows = self.rows, self.cols, self.sig, self.sig_rows
         h1, h2, r1b, r2b = self.h1, self.h2, self.r1, self.r2
@@ -200,11 +281,4 @@ class Elimination:
             h1[j] = (h1[j] - old * r1) % PRIME
             h2[j] = (h2[j] - old * r2) % PRIME
         sig_rows.pop(p, None)
-        for j in changed:
-            self.index[self.keys[j]].discard(j)
-            if not self.index[self.keys[j]]:
-                del self.index[self.keys[j]]
-            if not sig[j]:
-                raise AssertionError("a protected vector was revealed by an accepted publication")
-            self.keys[j] = _ratio(h1[j], h2[j])
-            self.index[self.keys[j]].add(j)
+        return changed
