@@ -13,27 +13,37 @@ Definition
 - Published: the number of persons, the average weeks and share, and the number and share of persons with
   a share of 76-100 % (uger * 100 >= 76 * vindue_uger).
 
-How: the weeks in the window are counted with range frames over the person's public-support weeks (one
-shuffle, no self-join). The window ends at the month's last week E, the person's last week L of the month
-is d = 0..4 weeks before E and has no support week after it in the month, so the count over [E - W + 1, E]
-is the count over the frame [L - (W - 1 - d) weeks, L]: five frames, one chosen by d.
+How: with numpy on whole persons' weeks, one person bucket of ``fact_dream`` per Spark task
+(``dream.model.buckets``; no shuffle): the person's public-support weeks sorted by Monday, the last one L of
+each month, and the count over the window by a binary search. The window ends at the month's last week E
+and no support week of the person lies between L and E (L is the last of the month), so the count over
+[E - W + 1, E] is the count over [E - W + 1, L]. The cells are then summed by Spark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from pyspark.sql import Column, DataFrame, Window
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dream.errors import ConfigError
-from dream.measures.public_support import group_or_total, of_working_age
-from dream.model.spells import DAYS_PER_WEEK, day_number
+from dream.measures.public_support import AGE_MAX, AGE_MIN, group_or_total
+from dream.model.buckets import days, encoded, map_buckets, map_persons, numbers
+from dream.model.spells import DAYS_PER_WEEK
 from dream.model.weeks import month_label
 
 DEFAULT_WINDOW_WEEKS = 300
 SHARE_LOW, SHARE_HIGH = 76, 100  # per cent: "mellem 76-100 % af perioden"
 MAX_WEEKS_AFTER_LAST = 4  # a month has at most 5 weeks, so its last support week is at most 4 before its end
+SHARE_INPUT = ["person_id", "aar", "maaned", "uge_start", "kommune", "ydelsesgruppe", "alder",
+               "offentlig_forsoergelse"]
+PERSON_MONTH_SCHEMA = ("person_id string, periode string, kommune string, ydelsesgruppe string, vindue_start date, "
+                       "vindue_slut date, uger int")
 ANDEL_COLUMNS = ["periode", "kommune", "ydelsesgruppe", "vindue_uger", "vindue_start", "vindue_slut",
                  "antal_personer", "gns_uger", "gns_andel", "antal_76_100", "andel_76_100"]
 
@@ -53,37 +63,49 @@ def month_windows(dim_tid: DataFrame, window_weeks: int, first_monday: dt.date) 
             .where(F.col("vindue_start") >= F.lit(first_monday)))
 
 
-def with_window_counts(weeks: DataFrame, window_weeks: int, by_person: Window) -> DataFrame:
-    """``n0`` .. ``n4``: support weeks in the frame [this week - (W - 1 - d) weeks, this week]."""
-    for d in range(MAX_WEEKS_AFTER_LAST + 1):
-        frame = by_person.rangeBetween(-DAYS_PER_WEEK * (window_weeks - 1 - d), 0)
-        weeks = weeks.withColumn(f"n{d}", F.count(F.lit(1)).over(frame))
-    return weeks
-
-
-def weeks_in_window(weeks_before_end: Column) -> Column:
-    """The frame count that ends the window at the month's end, for a last week ``weeks_before_end`` before it."""
-    chosen = F.when(weeks_before_end == 0, F.col("n0"))
-    for d in range(1, MAX_WEEKS_AFTER_LAST + 1):
-        chosen = chosen.when(weeks_before_end == d, F.col(f"n{d}"))
-    return chosen.cast("int")
+def windows_by_month(dim_tid: DataFrame, window_weeks: int, first_monday: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
+    """``month_windows`` on the driver: 'YYYY-MM' -> (window start, window end) (one row per month)."""
+    return {r.periode: (r.vindue_start, r.vindue_slut)
+            for r in month_windows(dim_tid, window_weeks, first_monday).collect()}
 
 
 def person_months(fact: DataFrame, dim_tid: DataFrame, window_weeks: int, first_monday: dt.date) -> DataFrame:
-    """One row per person and month with a public-support week: the weeks on support in the window.
-    The frames run over all the person's support weeks; only then are months without a whole window dropped."""
-    by_person = Window.partitionBy("person_id").orderBy("dag")
-    weeks = (fact.where(F.col("offentlig_forsoergelse"))
-             .select("person_id", "uge_start", "kommune", "ydelsesgruppe", "alder",
-                     month_label(F.col("uge_start")).alias("periode"), day_number(F.col("uge_start")).alias("dag")))
-    last_of_month = F.coalesce(F.lead("periode").over(by_person) != F.col("periode"), F.lit(True))
-    before_end = (F.datediff("vindue_slut", "uge_start") / DAYS_PER_WEEK).cast("int")
-    return (with_window_counts(weeks, window_weeks, by_person)
-            .withColumn("sidst_i_maaned", last_of_month)  # a window function cannot sit in a filter
-            .where(F.col("sidst_i_maaned") & of_working_age(F.col("alder")))
-            .join(F.broadcast(month_windows(dim_tid, window_weeks, first_monday)), "periode")
-            .select("person_id", "periode", "kommune", "ydelsesgruppe", "vindue_start", "vindue_slut",
-                    weeks_in_window(before_end).alias("uger")))
+    """One row per person and month with a public-support week: the weeks on support in the window. From
+    any DataFrame of weeks, shuffled by person."""
+    counted = functools.partial(counted_months, windows=windows_by_month(dim_tid, window_weeks, first_monday))
+    return map_persons(fact.select(*SHARE_INPUT), counted, PERSON_MONTH_SCHEMA)
+
+
+def counted_months(weeks: pa.Table, windows: dict[str, tuple[dt.date, dt.date]]) -> pa.Table:
+    """``person_months`` of whole persons' weeks (``SHARE_INPUT``): the person's last public-support week of
+    each month (the month of its Thursday: ``maaned`` of the ISO year ``aar``) at working age, in a month
+    with a whole window, and the person's support weeks from the window's start up to that week."""
+    weeks = weeks.filter(pc.fill_null(weeks.column("offentlig_forsoergelse"), False))
+    person, _ = encoded(weeks.column("person_id"))
+    day = days(weeks, "uge_start")
+    key = (person.astype(np.int64) << 32) | (day.astype(np.int64) + 2**31)  # (person, Monday): the key
+    order = np.argsort(key)
+    key, month = key[order], (numbers(weeks, "aar") * 12 + numbers(weeks, "maaned") - 1)[order]
+    last = np.r_[(key[1:] >> 32 != key[:-1] >> 32) | (month[1:] != month[:-1]), True]
+    first_month = int(month.min()) if len(month) else 0
+    labels = [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first_month, int(month.max(initial=0)) + 1)]
+    epoch = dt.date(1970, 1, 1)
+    start = np.array([(windows[x][0] - epoch).days if x in windows else -1 for x in labels], np.int64)
+    end = np.array([(windows[x][1] - epoch).days if x in windows else -1 for x in labels], np.int64)
+    age = weeks.column("alder").combine_chunks().take(pa.array(order))
+    adult = pc.fill_null(pc.and_(pc.greater_equal(age, AGE_MIN), pc.less_equal(age, AGE_MAX)), False)
+    kept = np.flatnonzero(last & adult.to_numpy(zero_copy_only=False) & (start[month - first_month] >= 0))
+    m = month[kept] - first_month
+    from_start = np.searchsorted(key, ((key[kept] >> 32) << 32) | (start[m] + 2**31))
+    rows = pa.array(order[kept])
+    return pa.table({
+        "person_id": weeks.column("person_id").take(rows),
+        "periode": pa.DictionaryArray.from_arrays(pa.array(m.astype(np.int32)), pa.array(labels, pa.string())),
+        "kommune": weeks.column("kommune").take(rows), "ydelsesgruppe": weeks.column("ydelsesgruppe").take(rows),
+        "vindue_start": pa.array(start[m].astype(np.int32)).view(pa.date32()),
+        "vindue_slut": pa.array(end[m].astype(np.int32)).view(pa.date32()),
+        "uger": pa.array((kept + 1 - from_start).astype(np.int32)),
+    })
 
 
 def summarise(rows: DataFrame, window_weeks: int) -> DataFrame:
@@ -100,8 +122,21 @@ def summarise(rows: DataFrame, window_weeks: int) -> DataFrame:
 def build_benefit_share(fact: DataFrame, dim_tid: DataFrame, first_monday: dt.date,
                         window_weeks: int = DEFAULT_WINDOW_WEEKS) -> DataFrame:
     check_window(window_weeks)
-    rows = person_months(fact, dim_tid, window_weeks, first_monday)
-    return summarise(rows, window_weeks).select(
+    return _published(summarise(person_months(fact, dim_tid, window_weeks, first_monday), window_weeks),
+                      window_weeks)
+
+
+def benefit_share_from_table(spark: SparkSession, fact_table: str, dim_tid: DataFrame, first_monday: dt.date,
+                             window_weeks: int = DEFAULT_WINDOW_WEEKS) -> DataFrame:
+    """``build_benefit_share`` of the Delta table at ``fact_table``: one task per person bucket, no shuffle."""
+    check_window(window_weeks)
+    counted = functools.partial(counted_months, windows=windows_by_month(dim_tid, window_weeks, first_monday))
+    rows = map_buckets(spark, fact_table, SHARE_INPUT, counted, PERSON_MONTH_SCHEMA)
+    return _published(summarise(rows, window_weeks), window_weeks)
+
+
+def _published(cells: DataFrame, window_weeks: int) -> DataFrame:
+    return cells.select(
         "periode", "kommune", "ydelsesgruppe", F.lit(window_weeks).alias("vindue_uger"), "vindue_start",
         "vindue_slut", "antal_personer", "gns_uger", "gns_andel", "antal_76_100",
         (F.col("antal_76_100") / F.col("antal_personer")).alias("andel_76_100"),

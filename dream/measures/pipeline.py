@@ -10,7 +10,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from dream.errors import InputError
-from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, build_benefit_share, check_window
+from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, benefit_share_from_table, check_window
 from dream.measures.duration import build_duration, intervals_frame
 from dream.measures.passive import build_passive_share
 from dream.measures.progression import build_progression
@@ -57,7 +57,8 @@ def build_measures(spark: SparkSession, warehouse: str, *, window_weeks: int = D
         "maaling_passivandel": build_passive_share(months),
         "maaling_offentlig_forsoergelse": build_public_support(fact, dim_tid, read_population(spark, warehouse)),
         "maaling_progression": build_progression(read("fact_aktivering"), fact, span.last_monday),
-        "maaling_andel_paa_ydelse": build_benefit_share(fact, dim_tid, span.first_monday, window_weeks),
+        "maaling_andel_paa_ydelse": benefit_share_from_table(spark, table_path(warehouse, "fact_dream"), dim_tid,
+                                                             span.first_monday, window_weeks),
     }
     versions = {name: write_table(df.coalesce(1), warehouse, name, []) for name, df in tables.items()}
     log.info("Measures built in %.1f s", time.monotonic() - started)

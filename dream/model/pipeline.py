@@ -18,7 +18,7 @@ from dream.model.activation import build_activation_spells
 from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim_ydelse, dim_ydelsesgruppe
 from dream.model.fact import PERSON_BUCKET, build_fact, monthly_values, person_buckets
 from dream.model.keyfigures import build_key_figures
-from dream.model.spells import build_runs, build_spells, delivered_span, spell_months
+from dream.model.spells import build_spells, delivered_span, runs_from_table, spell_months
 from dream.model.transitions import write_transitions_from_table
 from dream.model.visitation import build_visitation_spells, check_events
 from dream.tables import rows_written, table_path, write_table
@@ -114,7 +114,8 @@ def build_spell_tables(spark: SparkSession, warehouse: str) -> dict[str, int]:
     spells = build_spells(read("fact_forloeb_maaned"), span)
     versions["fact_forloeb"] = write_table(spells, warehouse, "fact_forloeb", ["ydelsesgruppe"],
                                            stats_columns=_SPELL_STATS[1:])
-    versions["fact_ydelsesperiode"] = write_table(build_runs(fact), warehouse, "fact_ydelsesperiode",
+    runs = runs_from_table(spark, table_path(warehouse, "fact_dream"))  # a task per person bucket
+    versions["fact_ydelsesperiode"] = write_table(runs, warehouse, "fact_ydelsesperiode",
                                                   ["ydelsesgruppe"], stats_columns=_SPELL_STATS[1:])
     versions["fact_aktivering"] = write_table(build_activation_spells(fact, span), warehouse, "fact_aktivering",
                                               ["start_aar"], stats_columns=_SPELL_STATS)

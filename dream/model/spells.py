@@ -25,7 +25,9 @@ before the data (``startet_foer_data``): its duration is then a lower bound.
 cash-benefit codes change group with the visitation category), the way public DREAM tools collapse weeks
 into periods; any blank week ends a run. Exit codes are runs too: this table is the raw record.
 
-Every step is a window over the person's weeks (one shuffle per table); nothing loops on the driver.
+Spells are windows over the person's weeks (one shuffle per table); raw runs are found with numpy on whole
+persons' weeks, one person bucket of ``fact_dream`` per task (``dream.model.buckets``); nothing loops on the
+driver.
 """
 
 from __future__ import annotations
@@ -33,10 +35,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, Window
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from dream.calendar import IsoWeek
+from dream.model.buckets import days, encoded, map_buckets, map_persons, numbers, smallest_text, take
 from dream.errors import InputError
 from dream.model.weeks import month_label, thursday
 from dream.reference.codes import exit_codes
@@ -60,6 +65,10 @@ RUN_COLUMNS = [
     "person_id", "periode_nr", "ydelseskode", "ydelsesgruppe", "start_aar", "start_uge", "start_uge_start",
     "slut_aar", "slut_uge", "slut_uge_start", "uger", "kommune",
 ]
+RUN_INPUT = ["person_id", "aar", "uge", "uge_start", "ydelseskode", "ydelsesgruppe", "kommune"]
+RUN_SCHEMA = ("person_id string, periode_nr int, ydelseskode string, ydelsesgruppe string, start_aar int, "
+              "start_uge int, start_uge_start date, slut_aar int, slut_uge int, slut_uge_start date, uger int, "
+              "kommune string")
 
 
 # --- column functions -------------------------------------------------------------------------------
@@ -188,27 +197,49 @@ def build_spells(months: DataFrame, span: DeliveredSpan) -> DataFrame:
 # --- raw runs -------------------------------------------------------------------------------------------
 
 def build_runs(fact: DataFrame) -> DataFrame:
-    """``fact_ydelsesperiode``: runs of consecutive calendar weeks with the same code and group."""
-    by_person = Window.partitionBy("person_id").orderBy("dag")
-    so_far = by_person.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    """``fact_ydelsesperiode``: runs of consecutive calendar weeks with the same code and group, from any
+    DataFrame of weeks (shuffled by person; ``write_runs`` reads ``fact_dream`` by person bucket instead)."""
+    return map_persons(fact.select(*RUN_INPUT), runs_of, RUN_SCHEMA)
 
-    def previous(name: str) -> Column:
-        return F.lag(name).over(by_person)
 
-    starts = (previous("dag").isNull() | (F.col("dag") - previous("dag") != DAYS_PER_WEEK)
-              | (previous("ydelseskode") != F.col("ydelseskode"))
-              | (previous("ydelsesgruppe") != F.col("ydelsesgruppe")))
-    runs = (fact.select("person_id", "aar", "uge", "uge_start", "ydelseskode", "ydelsesgruppe", "kommune")
-            .withColumn("dag", day_number(F.col("uge_start")))
-            .withColumn("periode_nr", F.sum(starts.cast("int")).over(so_far).cast("int")))
-    return (runs.groupBy("person_id", "periode_nr")
-            .agg(F.min("ydelseskode").alias("ydelseskode"), F.min("ydelsesgruppe").alias("ydelsesgruppe"),
-                 F.min(F.struct("uge_start", "aar", "uge")).alias("s"),
-                 F.max(F.struct("uge_start", "aar", "uge", "kommune")).alias("e"),
-                 F.count(F.lit(1)).cast("int").alias("uger"))
-            .select("person_id", "periode_nr", "ydelseskode", "ydelsesgruppe",
-                    F.col("s.aar").alias("start_aar"), F.col("s.uge").alias("start_uge"),
-                    F.col("s.uge_start").alias("start_uge_start"), F.col("e.aar").alias("slut_aar"),
-                    F.col("e.uge").alias("slut_uge"), F.col("e.uge_start").alias("slut_uge_start"), "uger",
-                    F.col("e.kommune").alias("kommune"))
-            .select(*RUN_COLUMNS))
+def runs_from_table(spark: SparkSession, fact_table: str) -> DataFrame:
+    """``build_runs`` of the Delta table at ``fact_table``: one task per person bucket, no shuffle."""
+    return map_buckets(spark, fact_table, RUN_INPUT, runs_of, RUN_SCHEMA)
+
+
+def runs_of(weeks: pa.Table) -> pa.Table:
+    """The runs of whole persons' weeks (``RUN_INPUT``; (person, week) is the key). The weeks sorted by
+    person and Monday, a run starts at a person's first week, after a gap (the week before is not 7 days
+    earlier) or where the code or the group changes; a week without a group (an unknown code) changes
+    nothing, as a comparison with NULL is no change in SQL. A run's code and group are the smallest in it
+    (they differ only around a week without one), its start the first week and its end, with the
+    municipality, the last."""
+    person, _ = encoded(weeks.column("person_id"))
+    day = days(weeks, "uge_start")
+    order = np.lexsort((day, person))
+    code, codes = encoded(weeks.column("ydelseskode"))
+    group, groups = encoded(weeks.column("ydelsesgruppe"))
+    p, d, c, g = person[order], day[order], code[order], group[order]
+
+    def changes(x: np.ndarray) -> np.ndarray:
+        return np.r_[False, (x[1:] != x[:-1]) & (x[1:] >= 0) & (x[:-1] >= 0)]
+    new_person = np.r_[True, p[1:] != p[:-1]]
+    starts = new_person | np.r_[False, d[1:] - d[:-1] != DAYS_PER_WEEK] | changes(c) | changes(g)
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:] - 1, len(order) - 1]
+    run = np.arange(len(first))
+    persons_first_run = np.maximum.accumulate(np.where(new_person[first], run, 0))
+    start_rows, end_rows = order[first], order[last]
+    year, week = numbers(weeks, "aar"), numbers(weeks, "uge")
+    return pa.table({
+        "person_id": weeks.column("person_id").take(start_rows),
+        "periode_nr": pa.array((run - persons_first_run + 1).astype(np.int32)),
+        "ydelseskode": take(smallest_text(c, codes, first), codes, None),
+        "ydelsesgruppe": take(smallest_text(g, groups, first), groups, None),
+        "start_aar": pa.array(year[start_rows]), "start_uge": pa.array(week[start_rows]),
+        "start_uge_start": pa.array(day[start_rows]).view(pa.date32()),
+        "slut_aar": pa.array(year[end_rows]), "slut_uge": pa.array(week[end_rows]),
+        "slut_uge_start": pa.array(day[end_rows]).view(pa.date32()),
+        "uger": pa.array((last - first + 1).astype(np.int32)),
+        "kommune": weeks.column("kommune").take(end_rows),
+    })

@@ -27,18 +27,16 @@ from typing import Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from pyspark import TaskContext
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from dream.model.buckets import encoded, read_bucket, take
 from dream.model.fact import PERSON_BUCKET
 from dream.model.weeks import DAYS_52_WEEKS, week_52_later
 from dream.reference.codes import blank_group, recipient_status
 from dream.tables import (
-    DataFile, commit_files, file_tag, files_by_partition, filesystem, remove_uncommitted, run_tag, table_path,
-    write_data_file,
+    DataFile, commit_files, file_tag, files_by_partition, remove_uncommitted, run_tag, table_path, write_data_file,
 )
 
 log = logging.getLogger(__name__)
@@ -112,7 +110,7 @@ def write_transitions_from_table(spark: SparkSession, fact_table: str, last_deli
         def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
             for batch in batches:
                 for index in batch.column(0).to_pylist():
-                    yield written(_read_weeks(groups[index]))
+                    yield written(read_bucket(groups[index], INPUT_COLUMNS))
         return spark.range(len(groups), numPartitions=max(len(groups), 1)).mapInArrow(run, "fil string")
 
     return _write(spark, tasks, last_delivered_monday, warehouse, name)
@@ -138,22 +136,6 @@ def _write(spark: SparkSession, tasks: Callable, last_delivered_monday: dt.date,
     return version
 
 
-def _read_weeks(files: list[tuple[str, dict]]) -> pa.Table:
-    """``INPUT_COLUMNS`` of Parquet files of a Delta table; a partition column among them (``aar``, never
-    null in ``fact_dream``) from the files' partition values."""
-    stored = [c for c in INPUT_COLUMNS if c not in files[0][1]]
-    text = [c for c in stored if c in ("person_id", "kommune", "ydelseskode", "ydelsesgruppe")]
-    parts = []
-    for location, values in files:
-        fs, file = filesystem(location)
-        part = pq.read_table(file, columns=stored, read_dictionary=text, filesystem=fs)
-        for column, value in values.items():
-            if column in INPUT_COLUMNS:
-                part = part.append_column(column, pa.array(np.full(part.num_rows, int(value), np.int32)))
-        parts.append(part.select(INPUT_COLUMNS))
-    return pa.concat_tables(parts).unify_dictionaries()
-
-
 def _written(weeks: pa.Table, path: str, run_id: str, last_monday: dt.date, blank: str,
              status: dict[str, str]) -> pa.RecordBatch:
     """``transitions_of(weeks)`` written as one Parquet file per year: a batch of their add actions."""
@@ -173,7 +155,7 @@ def transitions_of(weeks: pa.Table, last_monday: dt.date, blank: str, status: di
     whose Monday + 364 is at most ``last_monday``, with the code and group of that later week of the same
     person (none and ``blank`` when the person has no row then) and the status. Rows by year, person and
     week; text columns as dictionary arrays (the rows only move integer indices: no string is copied)."""
-    text = {c: _encoded(weeks.column(c)) for c in ("person_id", "kommune", "ydelseskode", "ydelsesgruppe")}
+    text = {c: encoded(weeks.column(c)) for c in ("person_id", "kommune", "ydelseskode", "ydelsesgruppe")}
     number = {c: weeks.column(c).combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
               for c in ("aar", "uge", "maaned")}
     day = weeks.column("uge_start").combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)
@@ -187,13 +169,13 @@ def transitions_of(weeks: pa.Table, last_monday: dt.date, blank: str, status: di
     by_year = np.argsort(number["aar"][rows], kind="stable")
     rows, follow = rows[by_year], follow[by_year]
 
-    out = {"person_id": _take(*text["person_id"], rows)}
+    out = {"person_id": take(*text["person_id"], rows)}
     out.update({c: pa.array(number[c][rows]) for c in ("aar", "uge")})
     out["uge_start"] = pa.array(day[rows]).view(pa.date32())
     out["maaned"] = pa.array(number["maaned"][rows])
-    out.update({c: _take(*text[c], rows) for c in ("kommune", "ydelseskode", "ydelsesgruppe")})
+    out.update({c: take(*text[c], rows) for c in ("kommune", "ydelseskode", "ydelsesgruppe")})
     codes, code_values = text["ydelseskode"]
-    out["ydelseskode_52"] = _take(np.where(follow >= 0, codes[follow], -1), code_values, None)
+    out["ydelseskode_52"] = take(np.where(follow >= 0, codes[follow], -1), code_values, None)
     groups, group_values = text["ydelsesgruppe"]
     group = groups[rows]
     group_52 = np.where(follow >= 0, groups[follow], len(group_values))  # the next id: the blank group
@@ -201,25 +183,9 @@ def transitions_of(weeks: pa.Table, last_monday: dt.date, blank: str, status: di
     blank_52 = group_52 == len(group_values)
     if blank in group_values.to_pylist():
         blank_52 |= group_52 == group_values.to_pylist().index(blank)
-    out["ydelsesgruppe_52"] = _take(group_52, pa.concat_arrays([group_values, pa.array([blank], group_values.type)]),
+    out["ydelsesgruppe_52"] = take(group_52, pa.concat_arrays([group_values, pa.array([blank], group_values.type)]),
                                     None)
     state = np.where(blank_52, 0, np.where((group_52 == group) & (group >= 0), 1, 2)).astype(np.int32)
     out["modtagerstatus"] = pa.DictionaryArray.from_arrays(
         pa.array(state), pa.array([status["none"], status["same"], status["other"]]))
     return pa.table(out)
-
-
-def _encoded(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """A text column (plain, or dictionary-encoded with one dictionary) as (index per row, -1 where null;
-    the values)."""
-    encoded = column.combine_chunks()
-    if not pa.types.is_dictionary(encoded.type):
-        encoded = pc.dictionary_encode(encoded)
-    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
-    return indices, encoded.dictionary.cast(pa.string())
-
-
-def _take(indices: np.ndarray, values: pa.Array, rows: np.ndarray | None) -> pa.DictionaryArray:
-    """``values[indices[rows]]`` as a dictionary array; null where the index is -1."""
-    picked = indices if rows is None else indices[rows]
-    return pa.DictionaryArray.from_arrays(pa.array(picked, mask=picked < 0), values)

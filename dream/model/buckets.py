@@ -1,0 +1,116 @@
+"""Steps that go through each person's weeks in turn, fed whole persons at a time without a Spark shuffle.
+
+``fact_dream`` is partitioned by ``person_bucket`` (``dream.model.fact``): all the weeks of a person lie in
+one bucket's files. ``map_buckets`` runs one Spark task per bucket; the task reads that bucket's files with
+pyarrow (text columns stay dictionary-encoded) and hands them to a function on Arrow tables (numpy inside),
+whose rows come back as a DataFrame. No shuffle, no sort by Spark, no window. A table without that
+partitioning (or with deletion vectors) is read by Spark and shuffled by person instead; the function is
+the same, so both ways give the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame, SparkSession
+
+from dream.model.fact import PERSON_BUCKET
+from dream.tables import files_by_partition, filesystem
+
+log = logging.getLogger(__name__)
+
+PersonsFunction = Callable[[pa.Table], pa.Table]  # whole persons' rows in, any rows out
+
+
+def map_buckets(spark: SparkSession, table: str, columns: list[str], function: PersonsFunction,
+                schema: str) -> DataFrame:
+    """``function`` applied to the ``columns`` of whole persons of the Delta table at ``table``: a DataFrame
+    of its output (``schema``, a DDL string). One task per person bucket; when the table is not partitioned
+    by ``person_bucket``, Spark reads it and shuffles its rows by person."""
+    buckets = files_by_partition(spark, table, PERSON_BUCKET)
+    if buckets is None:
+        log.info("  %s is not partitioned by %s: its rows are shuffled by person", table, PERSON_BUCKET)
+        return map_persons(spark.read.format("delta").load(table).select(*columns), function, schema)
+    groups = sorted(buckets.values(), key=len, reverse=True)  # the largest first
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for index in batch.column(0).to_pylist():
+                rows = read_bucket(groups[index], columns)
+                if rows.num_rows:
+                    yield from _plain(function(rows)).to_batches()
+    return spark.range(len(groups), numPartitions=max(len(groups), 1)).mapInArrow(run, schema)
+
+
+def map_persons(rows: DataFrame, function: PersonsFunction, schema: str) -> DataFrame:
+    """``function`` on whole persons of ``rows`` (any DataFrame with ``person_id``): shuffled by person only,
+    not sorted; each task gets all the rows of its persons."""
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        batches = [b for b in batches if b.num_rows]
+        if batches:  # a shuffle partition no person hashed to has no batch at all
+            yield from _plain(function(pa.Table.from_batches(batches))).to_batches()
+    return rows.repartition("person_id").mapInArrow(run, schema)
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded columns decoded: what Spark reads back from a task."""
+    return pa.table({name: column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+                     for name, column in zip(table.column_names, table.columns)})
+
+
+def read_bucket(files: list[tuple[str, dict]], columns: list[str]) -> pa.Table:
+    """``columns`` of Parquet files of a Delta table; a partition column among them (an integer one, never
+    null: ``aar`` of ``fact_dream``) from the files' partition values. Text columns dictionary-encoded."""
+    partitioned = files[0][1]
+    stored = [c for c in columns if c not in partitioned]
+    parts = []
+    for location, values in files:
+        fs, file = filesystem(location)
+        schema = pq.read_schema(file, filesystem=fs)
+        text = [c for c in stored if pa.types.is_string(schema.field(c).type)]
+        part = pq.read_table(file, columns=stored, read_dictionary=text, filesystem=fs)
+        for column, value in values.items():
+            if column in columns:
+                part = part.append_column(column, pa.array(np.full(part.num_rows, int(value), np.int32)))
+        parts.append(part.select(columns))
+    return pa.concat_tables(parts).unify_dictionaries()
+
+
+def encoded(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """A text column (plain, or dictionary-encoded) as (index per row, -1 where null; the values)."""
+    encoded = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_dictionary(encoded.type):
+        encoded = pc.dictionary_encode(encoded)
+    indices = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return indices, encoded.dictionary.cast(pa.string())
+
+
+def take(indices: np.ndarray, values: pa.Array, rows: np.ndarray | None) -> pa.DictionaryArray:
+    """``values[indices[rows]]`` as a dictionary array; null where the index is -1."""
+    picked = indices if rows is None else indices[rows]
+    return pa.DictionaryArray.from_arrays(pa.array(picked, mask=picked < 0), values)
+
+
+def smallest_text(indices: np.ndarray, values: pa.Array, starts: np.ndarray) -> np.ndarray:
+    """Per segment of rows (``starts``: the first row of each), the index of the smallest non-null text
+    (SQL's ``min``: byte order of UTF-8, which is code point order), -1 when all are null."""
+    rank = np.empty(len(values) + 1, np.int64)
+    rank[np.argsort(np.array(values.to_pylist(), dtype=object), kind="stable")] = np.arange(len(values))
+    rank[len(values)] = len(values)  # null: after every value
+    of_rank = np.append(np.argsort(rank[:-1]), -1)
+    return of_rank[np.minimum.reduceat(rank[np.where(indices < 0, len(values), indices)], starts)]
+
+
+def numbers(table: pa.Table, column: str) -> np.ndarray:
+    """An integer column as int32 numpy (no nulls expected)."""
+    return table.column(column).combine_chunks().cast(pa.int32()).to_numpy(zero_copy_only=False)
+
+
+def days(table: pa.Table, column: str) -> np.ndarray:
+    """A date column as days since 1970-01-01 (int32)."""
+    return table.column(column).combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)

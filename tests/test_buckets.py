@@ -1,0 +1,56 @@
+"""Steps fed one person bucket of ``fact_dream`` per task (``dream.model.buckets``) give the rows of the way
+that reads the table through Spark and shuffles it by person; that way's rows are hand-checked in
+tests/test_spells.py and tests/test_measures.py."""
+
+from __future__ import annotations
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from dream.measures.benefit_share import benefit_share_from_table, build_benefit_share
+from dream.model.buckets import map_buckets
+from dream.model.fact import PERSON_BUCKET, person_bucket
+from dream.model.spells import RUN_INPUT, RUN_SCHEMA, build_runs, runs_from_table, runs_of
+from dream.tables import files_by_partition, write_table
+from tests.test_measures import FACT, WINDOW
+from tests.test_spells import FIRST, FACT as SPELL_FACT, write_delivery
+
+BUCKETS = 3
+
+
+@pytest.fixture(scope="module")
+def tables(spark, tmp_path_factory):
+    """The hand-made weeks twice: as the tests' plain table and partitioned by year and person bucket."""
+    folder = str(tmp_path_factory.mktemp("buckets") / "wh")
+    write_delivery(spark, folder, FACT + [r for r in SPELL_FACT if r[0] not in {f[0] for f in FACT}])
+    plain = spark.read.format("delta").load(f"{folder}/fact_dream")
+    write_table(plain.withColumn(PERSON_BUCKET, person_bucket(F.col("person_id"), BUCKETS)), folder,
+                "fact_bucketed", ["aar", PERSON_BUCKET])
+    return {"plain": plain, "bucketed": f"{folder}/fact_bucketed", "dim_tid": f"{folder}/dim_tid"}
+
+
+def test_the_hand_made_persons_lie_in_several_buckets(spark, tables):
+    buckets = files_by_partition(spark, tables["bucketed"], PERSON_BUCKET)
+    assert buckets is not None and len(buckets) == BUCKETS
+
+
+def test_raw_runs_by_bucket_equal_the_shuffled_ones(spark, tables):
+    got = runs_from_table(spark, tables["bucketed"])
+    assert got.count() > 10
+    assert_df_equality(got, build_runs(tables["plain"]), ignore_row_order=True, ignore_nullable=True)
+
+
+def test_the_long_window_share_by_bucket_equals_the_shuffled_one(spark, tables):
+    dim_tid = spark.read.format("delta").load(tables["dim_tid"])
+    got = benefit_share_from_table(spark, tables["bucketed"], dim_tid, FIRST.monday, WINDOW)
+    assert got.count() > 10
+    expected = build_benefit_share(tables["plain"], dim_tid, FIRST.monday, WINDOW)
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_table_without_buckets_is_shuffled_by_person(spark, tables, tmp_path):
+    plain_table = str(tmp_path / "fact_plain")
+    tables["plain"].write.format("delta").save(plain_table)
+    got = map_buckets(spark, plain_table, RUN_INPUT, runs_of, RUN_SCHEMA)
+    assert_df_equality(got, build_runs(tables["plain"]), ignore_row_order=True, ignore_nullable=True)
