@@ -1,6 +1,6 @@
 """Steps fed one person bucket of ``fact_dream`` per task (``dream.model.buckets``) give the rows of the way
-that reads the table through Spark and shuffles it by person; that way's rows are hand-checked in
-tests/test_spells.py and tests/test_measures.py."""
+that reads the table through Spark and shuffles it by person (the same function on the same persons);
+that way's rows are hand-checked in tests/test_spells.py and tests/test_measures.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pyspark.sql import functions as F
 from dream.measures.benefit_share import benefit_share_from_table, build_benefit_share
 from dream.model.buckets import map_buckets
 from dream.model.fact import PERSON_BUCKET, person_bucket
-from dream.model.spells import RUN_INPUT, RUN_SCHEMA, build_runs, runs_from_table, runs_of
+from dream.model.spells import (
+    RUN_INPUT, RUN_SCHEMA, build_runs, runs_from_table, runs_of, spell_months, spell_months_from_table,
+)
 from dream.tables import files_by_partition, write_table
 from tests.test_measures import FACT, WINDOW
 from tests.test_spells import FIRST, FACT as SPELL_FACT, write_delivery
@@ -39,6 +41,12 @@ def test_raw_runs_by_bucket_equal_the_shuffled_ones(spark, tables):
     got = runs_from_table(spark, tables["bucketed"])
     assert got.count() > 10
     assert_df_equality(got, build_runs(tables["plain"]), ignore_row_order=True, ignore_nullable=True)
+
+
+def test_spell_months_by_bucket_equal_the_shuffled_ones(spark, tables):
+    got = spell_months_from_table(spark, tables["bucketed"])
+    assert got.count() > 10
+    assert_df_equality(got, spell_months(tables["plain"]), ignore_row_order=True, ignore_nullable=True)
 
 
 def test_the_long_window_share_by_bucket_equals_the_shuffled_one(spark, tables):

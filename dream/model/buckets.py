@@ -114,3 +114,15 @@ def numbers(table: pa.Table, column: str) -> np.ndarray:
 def days(table: pa.Table, column: str) -> np.ndarray:
     """A date column as days since 1970-01-01 (int32)."""
     return table.column(column).combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)
+
+
+def month_numbers(day: np.ndarray) -> np.ndarray:
+    """year * 12 + month - 1 of days since 1970-01-01: adjacent months differ by exactly 1."""
+    return day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+
+
+def month_labels(month: np.ndarray) -> pa.DictionaryArray:
+    """'YYYY-MM' of ``month_numbers``, as a dictionary array (one string per distinct month)."""
+    distinct, index = np.unique(month, return_inverse=True)
+    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)),
+                                          pa.array([f"{m // 12}-{m % 12 + 1:02d}" for m in distinct], pa.string()))

@@ -18,7 +18,7 @@ from dream.model.activation import build_activation_spells
 from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim_ydelse, dim_ydelsesgruppe
 from dream.model.fact import PERSON_BUCKET, build_fact, monthly_values, person_buckets
 from dream.model.keyfigures import build_key_figures
-from dream.model.spells import build_spells, delivered_span, runs_from_table, spell_months
+from dream.model.spells import build_spells, delivered_span, runs_from_table, spell_months_from_table
 from dream.model.transitions import write_transitions_from_table
 from dream.model.visitation import build_visitation_spells, check_events
 from dream.tables import rows_written, table_path, write_table
@@ -108,13 +108,14 @@ def build_spell_tables(spark: SparkSession, warehouse: str) -> dict[str, int]:
         return spark.read.format("delta").load(table_path(warehouse, name))
 
     fact, span = read("fact_dream"), delivered_span(read("dim_tid"))
-    versions = {"fact_forloeb_maaned": write_table(spell_months(fact), warehouse, "fact_forloeb_maaned", ["aar"],
+    months = spell_months_from_table(spark, table_path(warehouse, "fact_dream"))  # a task per person bucket
+    versions = {"fact_forloeb_maaned": write_table(months, warehouse, "fact_forloeb_maaned", ["aar"],
                                                    stats_columns=["ydelsesgruppe", "periode", "kommune", "dage"])}
     # fact_forloeb is made from the month rows just written: a small scan instead of a second pass over weeks.
     spells = build_spells(read("fact_forloeb_maaned"), span)
     versions["fact_forloeb"] = write_table(spells, warehouse, "fact_forloeb", ["ydelsesgruppe"],
                                            stats_columns=_SPELL_STATS[1:])
-    runs = runs_from_table(spark, table_path(warehouse, "fact_dream"))  # a task per person bucket
+    runs = runs_from_table(spark, table_path(warehouse, "fact_dream"))
     versions["fact_ydelsesperiode"] = write_table(runs, warehouse, "fact_ydelsesperiode",
                                                   ["ydelsesgruppe"], stats_columns=_SPELL_STATS[1:])
     versions["fact_aktivering"] = write_table(build_activation_spells(fact, span), warehouse, "fact_aktivering",

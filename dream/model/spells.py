@@ -25,9 +25,9 @@ before the data (``startet_foer_data``): its duration is then a lower bound.
 cash-benefit codes change group with the visitation category), the way public DREAM tools collapse weeks
 into periods; any blank week ends a run. Exit codes are runs too: this table is the raw record.
 
-Spells are windows over the person's weeks (one shuffle per table); raw runs are found with numpy on whole
-persons' weeks, one person bucket of ``fact_dream`` per task (``dream.model.buckets``); nothing loops on the
-driver.
+The spell months and the raw runs are found with numpy on whole persons' weeks, one person bucket of
+``fact_dream`` per Spark task (``dream.model.buckets``: no shuffle); ``fact_forloeb`` is a window over the
+spell months. Nothing loops on the driver.
 """
 
 from __future__ import annotations
@@ -37,13 +37,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from dream.calendar import IsoWeek
-from dream.model.buckets import days, encoded, map_buckets, map_persons, numbers, smallest_text, take
+from dream.model.buckets import (
+    days, encoded, map_buckets, map_persons, month_labels, month_numbers, numbers, smallest_text, take,
+)
 from dream.errors import InputError
-from dream.model.weeks import month_label, thursday
+from dream.model.weeks import thursday
 from dream.reference.codes import exit_codes
 
 SPELL_KEYS = ["person_id", "ydelsesgruppe"]
@@ -65,6 +68,10 @@ RUN_COLUMNS = [
     "person_id", "periode_nr", "ydelseskode", "ydelsesgruppe", "start_aar", "start_uge", "start_uge_start",
     "slut_aar", "slut_uge", "slut_uge_start", "uger", "kommune",
 ]
+SPELL_INPUT = ["person_id", "aar", "uge", "uge_start", "ydelseskode", "ydelsesgruppe", "kommune", "alder", "aktiv"]
+SPELL_MONTH_SCHEMA = ("person_id string, ydelsesgruppe string, forloeb_nr int, aar int, periode string, uge int, "
+                      "uge_start date, kommune string, alder int, forloeb_start date, forloeb_start_aar int, "
+                      "forloeb_start_uge int, uger_i_maaned int, uger_med_ydelse int, dage int, aktive_uger_52 int")
 RUN_INPUT = ["person_id", "aar", "uge", "uge_start", "ydelseskode", "ydelsesgruppe", "kommune"]
 RUN_SCHEMA = ("person_id string, periode_nr int, ydelseskode string, ydelsesgruppe string, start_aar int, "
               "start_uge int, start_uge_start date, slut_aar int, slut_uge int, slut_uge_start date, uger int, "
@@ -82,11 +89,6 @@ def month_index(monday: Column) -> Column:
     """year * 12 + month - 1 of the week's Thursday: adjacent months differ by exactly 1, across years too."""
     t = thursday(monday)
     return F.year(t) * 12 + F.month(t) - 1
-
-
-def days_between_weeks(first_monday: Column, last_monday: Column) -> Column:
-    """Days from the first week's Monday to the last week's Sunday, both included."""
-    return F.datediff(last_monday, first_monday) + DAYS_PER_WEEK
 
 
 # --- the delivered span -------------------------------------------------------------------------------
@@ -129,52 +131,76 @@ def delivered_span(dim_tid: DataFrame) -> DeliveredSpan:
 
 # --- spells ---------------------------------------------------------------------------------------------
 
-def benefit_weeks(fact: DataFrame) -> DataFrame:
-    """The person-weeks that can be part of a spell: every week with a code, exit codes excepted."""
-    return fact.where(~F.col("ydelseskode").isin(exit_codes())).select(
-        *SPELL_KEYS, "aar", "uge", "uge_start", "kommune", "alder",
-        F.coalesce(F.col("aktiv"), F.lit(False)).alias("aktiv"))
-
-
-def with_spell_numbers(weeks: DataFrame) -> DataFrame:
-    """Each person-week in a group gets its spell number, the spell's first week (``start``), the number
-    of active weeks of the group in the 52 calendar weeks up to it, and whether it is the person's last
-    week of the group in its month. All frames share one window order, so Spark sorts once."""
-    by_group = Window.partitionBy(*SPELL_KEYS).orderBy("dag")
-    so_far = by_group.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    last_52_weeks = by_group.rangeBetween(-DAYS_PER_WEEK * (WEEKS_PASSIVE_WINDOW - 1), 0)
-    month = F.col("mnd")
-    previous_month = F.lag(month).over(by_group)
-    starts = previous_month.isNull() | (month - previous_month >= 2)  # >= 1 whole month in between
-    first_week = F.struct(F.col("uge_start").alias("uge_start"), "aar", "uge", "nr")
-    return (weeks
-            .withColumn("dag", day_number(F.col("uge_start")))
-            .withColumn("mnd", month_index(F.col("uge_start")))
-            .withColumn("nr", F.row_number().over(by_group))
-            .withColumn("ny", starts)
-            .withColumn("forloeb_nr", F.sum(F.col("ny").cast("int")).over(so_far).cast("int"))
-            # Starts only grow, so the latest start so far is the start of the current spell.
-            .withColumn("start", F.max(F.when(F.col("ny"), first_week)).over(so_far))
-            .withColumn("aktive_uger_52", F.sum(F.col("aktiv").cast("int")).over(last_52_weeks))
-            .withColumn("sidst_i_maaned", F.coalesce(F.lead(month).over(by_group) != month, F.lit(True))))
-
-
 def spell_months(fact: DataFrame) -> DataFrame:
     """``fact_forloeb_maaned``: one row per person, group and month with a week of the group, holding the
     person's last week of the group in that month and the spell as seen from there (duration so far,
-    active weeks in the last 52 weeks). Rows are distinct persons per group and month."""
-    numbered = with_spell_numbers(benefit_weeks(fact)).where("sidst_i_maaned")
-    months = Window.partitionBy(*SPELL_KEYS).orderBy("dag")  # same partitioning: no new shuffle
-    return numbered.select(
-        *SPELL_KEYS, "forloeb_nr", "aar", month_label(F.col("uge_start")).alias("periode"), "uge", "uge_start",
-        "kommune", "alder",
-        F.col("start.uge_start").alias("forloeb_start"), F.col("start.aar").alias("forloeb_start_aar"),
-        F.col("start.uge").alias("forloeb_start_uge"),
-        (F.col("nr") - F.coalesce(F.lag("nr").over(months), F.lit(0))).alias("uger_i_maaned"),
-        (F.col("nr") - F.col("start.nr") + 1).alias("uger_med_ydelse"),
-        days_between_weeks(F.col("start.uge_start"), F.col("uge_start")).alias("dage"),
-        F.col("aktive_uger_52").cast("int").alias("aktive_uger_52"),
-    ).select(*SPELL_MONTH_COLUMNS)
+    active weeks in the last 52 weeks). Rows are distinct persons per group and month. From any DataFrame
+    of weeks (shuffled by person; ``spell_months_from_table`` reads ``fact_dream`` by person bucket)."""
+    return map_persons(fact.select(*SPELL_INPUT), spell_months_of, SPELL_MONTH_SCHEMA)
+
+
+def spell_months_from_table(spark: SparkSession, fact_table: str) -> DataFrame:
+    """``spell_months`` of the Delta table at ``fact_table``: one task per person bucket, no shuffle."""
+    return map_buckets(spark, fact_table, SPELL_INPUT, spell_months_of, SPELL_MONTH_SCHEMA)
+
+
+def spell_months_of(weeks: pa.Table) -> pa.Table:
+    """``spell_months`` of whole persons' weeks (``SPELL_INPUT``; (person, week) is the key). Exit codes are
+    no benefit and left out. The weeks are sorted by person, group (a week without one is a group of its
+    own) and Monday; in that order, for each week:
+
+    - ``nr``: its number among the person's weeks of the group;
+    - a spell starts at the first week, and where the month (of the Thursday) is 2 or more after the month
+      of the week before: one whole month or more without the group in between;
+    - the spell's number and first week: the count of starts so far and the latest start;
+    - ``aktive_uger_52``: the active weeks among the person's weeks of the group whose Monday lies in the
+      52 calendar weeks up to this one (a binary search for the first of them);
+    - the month's row is its last week; ``uger_i_maaned`` is its ``nr`` minus that of the month's row
+      before (the weeks of the group in the month)."""
+    code = weeks.column("ydelseskode")
+    weeks = weeks.filter(pc.and_(pc.is_valid(code), pc.invert(pc.is_in(code, pa.array(sorted(exit_codes()))))))
+    person, _ = encoded(weeks.column("person_id"))
+    group, groups = encoded(weeks.column("ydelsesgruppe"))
+    day = days(weeks, "uge_start")
+    order = np.lexsort((day, group, person))
+    p, g, d = person[order], group[order], day[order].astype(np.int64)
+    month = month_numbers(d + 3)  # the Thursday's
+    n = len(order)
+    row = np.arange(n)
+    new_group = np.r_[True, (p[1:] != p[:-1]) | (g[1:] != g[:-1])]
+    group_start = np.maximum.accumulate(np.where(new_group, row, 0))
+    nr = row - group_start + 1
+    starts = new_group | np.r_[False, month[1:] - month[:-1] >= 2]
+    spells_so_far = np.cumsum(starts)
+    spell_nr = spells_so_far - spells_so_far[group_start] + 1
+    spell_start = np.maximum.accumulate(np.where(starts, row, 0))
+    key = (np.cumsum(new_group) << 32) | (d + 2**31)
+    window_start = np.searchsorted(key, key - DAYS_PER_WEEK * (WEEKS_PASSIVE_WINDOW - 1))
+    active = np.r_[0, np.cumsum(pc.fill_null(weeks.column("aktiv"), False).to_numpy(zero_copy_only=False)[order])]
+    last = np.flatnonzero(np.r_[new_group[1:] | (month[1:] != month[:-1]), True])
+    same_group = np.r_[False, group_start[last[1:]] == group_start[last[:-1]]]  # as the month's row before
+    previous_nr = np.where(same_group, np.r_[0, nr[last[:-1]]], 0)
+    first = spell_start[last]
+    rows, first_rows = pa.array(order[last]), pa.array(order[first])
+    year, week = numbers(weeks, "aar"), numbers(weeks, "uge")
+    return pa.table({
+        "person_id": weeks.column("person_id").take(rows),
+        "ydelsesgruppe": take(g[last], groups, None),
+        "forloeb_nr": pa.array(spell_nr[last].astype(np.int32)),
+        "aar": pa.array(year[order[last]]),
+        "periode": month_labels(month[last]),
+        "uge": pa.array(week[order[last]]),
+        "uge_start": pa.array(d[last].astype(np.int32)).view(pa.date32()),
+        "kommune": weeks.column("kommune").take(rows),
+        "alder": weeks.column("alder").take(rows),
+        "forloeb_start": pa.array(d[first].astype(np.int32)).view(pa.date32()),
+        "forloeb_start_aar": pa.array(year[order[first]]),
+        "forloeb_start_uge": pa.array(week[order[first]]),
+        "uger_i_maaned": pa.array((nr[last] - previous_nr).astype(np.int32)),
+        "uger_med_ydelse": pa.array((nr[last] - nr[first] + 1).astype(np.int32)),
+        "dage": pa.array((d[last] - d[first] + DAYS_PER_WEEK).astype(np.int32)),
+        "aktive_uger_52": pa.array((active[last + 1] - active[window_start[last]]).astype(np.int32)),
+    }).select(SPELL_MONTH_COLUMNS)
 
 
 def build_spells(months: DataFrame, span: DeliveredSpan) -> DataFrame:
