@@ -9,6 +9,8 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from dream.measures.benefit_share import benefit_share_from_table, build_benefit_share
+from dream.measures.progression import build_progression, progression_from_table
+from dream.model.activation import activation_spells_from_table, build_activation_spells
 from dream.model.buckets import map_buckets
 from dream.model.fact import PERSON_BUCKET, person_bucket
 from dream.model.spells import (
@@ -16,7 +18,8 @@ from dream.model.spells import (
 )
 from dream.tables import files_by_partition, write_table
 from tests.test_measures import FACT, WINDOW
-from tests.test_spells import FIRST, FACT as SPELL_FACT, write_delivery
+from dream.model.spells import DeliveredSpan
+from tests.test_spells import FACT as SPELL_FACT, FIRST, LAST, write_delivery
 
 BUCKETS = 3
 
@@ -47,6 +50,17 @@ def test_spell_months_by_bucket_equal_the_shuffled_ones(spark, tables):
     got = spell_months_from_table(spark, tables["bucketed"])
     assert got.count() > 10
     assert_df_equality(got, spell_months(tables["plain"]), ignore_row_order=True, ignore_nullable=True)
+
+
+def test_activation_spells_and_progression_by_bucket_equal_the_shuffled_ones(spark, tables):
+    span = DeliveredSpan.of(FIRST.monday, LAST.monday)
+    got = activation_spells_from_table(spark, tables["bucketed"], span)
+    assert got.count() > 5
+    assert_df_equality(got, build_activation_spells(tables["plain"], span), ignore_row_order=True,
+                       ignore_nullable=True)
+    got = progression_from_table(spark, tables["bucketed"], span)
+    assert got.count() > 5
+    assert_df_equality(got, build_progression(tables["plain"], span), ignore_row_order=True, ignore_nullable=True)
 
 
 def test_the_long_window_share_by_bucket_equals_the_shuffled_one(spark, tables):

@@ -18,10 +18,9 @@ from pyspark.sql import functions as F
 from dream.errors import ConfigError
 from dream.measures.pipeline import build_measures, read_population
 from dream.measures.public_support import build_public_support
-from dream.model.activation import build_activation_spells
-from dream.model.spells import DeliveredSpan, spell_months
+from dream.model.spells import spell_months
 from dream.tables import write_table
-from tests.test_spells import FIRST, KJ_J, LAST, SDP, W, on, person, write_delivery
+from tests.test_spells import KJ_J, SDP, W, on, person, write_delivery
 
 TOTAL = "Offentlig forsørgelse i alt"
 WINDOW = 10
@@ -60,11 +59,10 @@ def warehouse(spark, tmp_path_factory):
     write_delivery(spark, folder, FACT)
     write_table(spark.createDataFrame(POPULATION, "kommune string, aar int, alder int, antal long"), folder,
                 "befolkning", [])
-    # Only the two spell tables the measures read (tests/test_spells.py covers build_spell_tables).
+    # Only the spell table the measures read (tests/test_spells.py covers build_spell_tables); the progression
+    # makes its activation spells from the weeks.
     fact = spark.read.format("delta").load(f"{folder}/fact_dream")
-    span = DeliveredSpan.of(FIRST.monday, LAST.monday)
     write_table(spell_months(fact), folder, "fact_forloeb_maaned", [])
-    write_table(build_activation_spells(fact, span), folder, "fact_aktivering", [])
     build_measures(spark, folder, window_weeks=WINDOW)
     return folder
 

@@ -76,11 +76,13 @@ def person_months(fact: DataFrame, dim_tid: DataFrame, window_weeks: int, first_
     return map_persons(fact.select(*SHARE_INPUT), counted, PERSON_MONTH_SCHEMA)
 
 
-def counted_months(weeks: pa.Table, windows: dict[str, tuple[dt.date, dt.date]]) -> pa.Table:
+def counted_months(weeks: pa.Table, windows: dict[str, tuple[dt.date, dt.date]]) -> pa.Table | None:
     """``person_months`` of whole persons' weeks (``SHARE_INPUT``): the person's last public-support week of
     each month (the month of its Thursday: ``maaned`` of the ISO year ``aar``) at working age, in a month
     with a whole window, and the person's support weeks from the window's start up to that week."""
     weeks = weeks.filter(pc.fill_null(weeks.column("offentlig_forsoergelse"), False))
+    if not weeks.num_rows:
+        return None
     person, _ = encoded(weeks.column("person_id"))
     day = days(weeks, "uge_start")
     key = (person.astype(np.int64) << 32) | (day.astype(np.int64) + 2**31)  # (person, Monday): the key

@@ -13,7 +13,7 @@ from dream.errors import InputError
 from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, benefit_share_from_table, check_window
 from dream.measures.duration import build_duration, intervals_frame
 from dream.measures.passive import build_passive_share
-from dream.measures.progression import build_progression
+from dream.measures.progression import progression_from_table
 from dream.measures.public_support import POPULATION_COLUMNS, build_public_support
 from dream.model.spells import delivered_span
 from dream.tables import table_path, write_table
@@ -42,7 +42,7 @@ def read_population(spark: SparkSession, warehouse: str) -> DataFrame | None:
 
 
 def build_measures(spark: SparkSession, warehouse: str, *, window_weeks: int = DEFAULT_WINDOW_WEEKS) -> dict[str, int]:
-    """Needs ``fact_dream``, ``dim_tid``, ``fact_forloeb_maaned`` and ``fact_aktivering`` (``build_model``);
+    """Needs ``fact_dream``, ``dim_tid`` and ``fact_forloeb_maaned`` (``build_model``);
     reads ``befolkning`` when it exists. Returns table -> new Delta version."""
     check_window(window_weeks)
     started = time.monotonic()
@@ -51,14 +51,14 @@ def build_measures(spark: SparkSession, warehouse: str, *, window_weeks: int = D
         return spark.read.format("delta").load(table_path(warehouse, name))
 
     fact, dim_tid, months = read("fact_dream"), read("dim_tid"), read("fact_forloeb_maaned")
-    span = delivered_span(dim_tid)
+    span, fact_table = delivered_span(dim_tid), table_path(warehouse, "fact_dream")  # read by person bucket
     tables = {
         "maaling_varighed": build_duration(months, intervals_frame(spark)),
         "maaling_passivandel": build_passive_share(months),
         "maaling_offentlig_forsoergelse": build_public_support(fact, dim_tid, read_population(spark, warehouse)),
-        "maaling_progression": build_progression(read("fact_aktivering"), fact, span.last_monday),
-        "maaling_andel_paa_ydelse": benefit_share_from_table(spark, table_path(warehouse, "fact_dream"), dim_tid,
-                                                             span.first_monday, window_weeks),
+        "maaling_progression": progression_from_table(spark, fact_table, span),
+        "maaling_andel_paa_ydelse": benefit_share_from_table(spark, fact_table, dim_tid, span.first_monday,
+                                                             window_weeks),
     }
     versions = {name: write_table(df.coalesce(1), warehouse, name, []) for name, df in tables.items()}
     log.info("Measures built in %.1f s", time.monotonic() - started)

@@ -16,19 +16,33 @@ Definition
   * "Ikke opgjort": the week lies past the last delivered week, or holds an exit code (996-999: no
     longer in DREAM's population), as seed 002 leaves out spells "where DREAM has no information".
 - Shares are of the measured spells: ``antal_forloeb - antal_ikke_opgjort``.
+
+How: one Spark task per person bucket of ``fact_dream`` (``dream.model.buckets``) makes the bucket's
+activation spells (``activation_spells_of``, as ``fact_aktivering``) and joins each follow-up point to the
+person's week with pyarrow; only the follow-up rows (two per spell) go on to Spark to be counted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
-from pyspark.sql import Column, DataFrame
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from dream.model.weeks import month_label
+from dream.model.activation import ACTIVATION_INPUT, activation_spells_of
+from dream.model.buckets import days, map_buckets, map_persons, month_labels, month_numbers
+from dream.model.spells import DeliveredSpan
 from dream.reference.codes import exit_codes, progression_rules
 
 FOLLOW_UP_WEEKS = (1, 13)
+FOLLOW_UP_COLUMNS = ["periode", "kommune", "ydelsesgruppe", "aktiveringstype", "uger_efter_start", "opfoelgning",
+                     "kode_da", "type_da"]
+FOLLOW_UP_SCHEMA = ("periode string, kommune string, ydelsesgruppe string, aktiveringstype string, "
+                    "uger_efter_start int, opfoelgning date, kode_da string, type_da string")
 PROGRESSION_COLUMNS = [
     "periode", "kommune", "ydelsesgruppe", "aktiveringstype", "uger_efter_start", "antal_forloeb",
     "antal_beskaeftigelse", "antal_virksomhedsrettet", "antal_andet", "antal_ikke_opgjort",
@@ -48,25 +62,51 @@ def follow_up_status(code: Column, activation_type: Column, week: Column, last_m
             .otherwise(s["other"]))
 
 
-def follow_ups(activation: DataFrame, fact: DataFrame, last_monday: dt.date) -> DataFrame:
-    """One row per spell and follow-up point, with the status there."""
-    spells = (activation.where(~F.col("startet_foer_data"))
-              .select("person_id", "start_uge_start", "kommune", "ydelsesgruppe", "aktiveringstype",
-                      F.explode(F.array(*[F.lit(k) for k in FOLLOW_UP_WEEKS])).alias("uger_efter_start"))
-              .withColumn("opfoelgning", F.date_add("start_uge_start", F.col("uger_efter_start") * 7)))
-    then = fact.select("person_id", F.col("uge_start").alias("opfoelgning"),
-                       F.col("ydelseskode").alias("kode_da"), F.col("aktiveringstype").alias("type_da"))
-    return (spells.join(then, ["person_id", "opfoelgning"], "left")
-            .select(month_label(F.col("start_uge_start")).alias("periode"), "kommune", "ydelsesgruppe",
-                    "aktiveringstype", "uger_efter_start",
-                    follow_up_status(F.col("kode_da"), F.col("type_da"), F.col("opfoelgning"), last_monday)
-                    .alias("status")))
+def follow_ups_of(weeks: pa.Table, span: DeliveredSpan) -> pa.Table | None:
+    """Per activation spell of whole persons' weeks (``ACTIVATION_INPUT``) that did not start in the first
+    delivered week, and per follow-up point: the code and activation type of the person's week then (none:
+    a blank week), found by a join on (person, Monday)."""
+    spells = activation_spells_of(weeks, span)
+    if spells is None:
+        return None
+    spells = spells.filter(pc.invert(spells.column("startet_foer_data")))
+    start = days(spells, "start_uge_start").astype(np.int64)
+    text = {c: spells.column(c).cast(pa.string()) for c in ("person_id", "kommune", "ydelsesgruppe", "aktiveringstype")}
+    points = pa.concat_tables([pa.table({
+        **text, "periode": month_labels(month_numbers(start + 3)).cast(pa.string()),
+        "uger_efter_start": pa.array(np.full(len(start), k, np.int32)),
+        "opfoelgning": pa.array((start + 7 * k).astype(np.int32)).view(pa.date32())}) for k in FOLLOW_UP_WEEKS])
+    then = pa.table({"person_id": weeks.column("person_id").cast(pa.string()), "opfoelgning": weeks.column("uge_start"),
+                     "kode_da": weeks.column("ydelseskode").cast(pa.string()),
+                     "type_da": weeks.column("aktiveringstype").cast(pa.string())})
+    return points.join(then, ["person_id", "opfoelgning"], join_type="left outer").select(FOLLOW_UP_COLUMNS)
 
 
-def build_progression(activation: DataFrame, fact: DataFrame, last_monday: dt.date) -> DataFrame:
+def follow_ups(fact: DataFrame, span: DeliveredSpan) -> DataFrame:
+    """``follow_ups_of`` on any DataFrame of weeks, shuffled by person."""
+    return map_persons(fact.select(*ACTIVATION_INPUT), functools.partial(follow_ups_of, span=span), FOLLOW_UP_SCHEMA)
+
+
+def progression_from_table(spark: SparkSession, fact_table: str, span: DeliveredSpan) -> DataFrame:
+    """``build_progression`` of the Delta table at ``fact_table``: one task per person bucket, no shuffle
+    of the weeks (only of the follow-up rows, two per spell)."""
+    points = map_buckets(spark, fact_table, ACTIVATION_INPUT, functools.partial(follow_ups_of, span=span),
+                         FOLLOW_UP_SCHEMA)
+    return cells_of(points, span.last_monday)
+
+
+def build_progression(fact: DataFrame, span: DeliveredSpan) -> DataFrame:
+    """``maaling_progression`` from any DataFrame of weeks (the activation spells are made from them)."""
+    return cells_of(follow_ups(fact, span), span.last_monday)
+
+
+def cells_of(points: DataFrame, last_monday: dt.date) -> DataFrame:
+    """The follow-up points (``FOLLOW_UP_SCHEMA``) counted per cell by status, with the shares."""
     s = progression_rules().status
     status = F.col("status")
-    counted = (follow_ups(activation, fact, last_monday)
+    with_status = points.withColumn("status", follow_up_status(F.col("kode_da"), F.col("type_da"),
+                                                                F.col("opfoelgning"), last_monday))
+    counted = (with_status
                .groupBy("periode", "kommune", "ydelsesgruppe", "aktiveringstype", "uger_efter_start")
                .agg(F.count(F.lit(1)).alias("antal_forloeb"),
                     *[F.count(F.when(status == s[key], 1)).alias(name) for key, name in (

@@ -24,7 +24,7 @@ from dream.tables import files_by_partition, filesystem
 
 log = logging.getLogger(__name__)
 
-PersonsFunction = Callable[[pa.Table], pa.Table]  # whole persons' rows in, any rows out
+PersonsFunction = Callable[[pa.Table], "pa.Table | None"]  # whole persons' rows in, any rows (or None) out
 
 
 def map_buckets(spark: SparkSession, table: str, columns: list[str], function: PersonsFunction,
@@ -42,8 +42,7 @@ def map_buckets(spark: SparkSession, table: str, columns: list[str], function: P
         for batch in batches:
             for index in batch.column(0).to_pylist():
                 rows = read_bucket(groups[index], columns)
-                if rows.num_rows:
-                    yield from _plain(function(rows)).to_batches()
+                yield from _batches(function, rows)
     return spark.range(len(groups), numPartitions=max(len(groups), 1)).mapInArrow(run, schema)
 
 
@@ -53,14 +52,16 @@ def map_persons(rows: DataFrame, function: PersonsFunction, schema: str) -> Data
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         batches = [b for b in batches if b.num_rows]
         if batches:  # a shuffle partition no person hashed to has no batch at all
-            yield from _plain(function(pa.Table.from_batches(batches))).to_batches()
+            yield from _batches(function, pa.Table.from_batches(batches))
     return rows.repartition("person_id").mapInArrow(run, schema)
 
 
-def _plain(table: pa.Table) -> pa.Table:
-    """Dictionary-encoded columns decoded: what Spark reads back from a task."""
-    return pa.table({name: column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
-                     for name, column in zip(table.column_names, table.columns)})
+def _batches(function: PersonsFunction, rows: pa.Table) -> Iterator[pa.RecordBatch]:
+    """``function(rows)`` as batches Spark reads back: nothing for no rows, dictionary columns decoded."""
+    out = function(rows) if rows.num_rows else None
+    if out is not None and out.num_rows:
+        yield from pa.table({name: column.cast(column.type.value_type) if pa.types.is_dictionary(column.type)
+                             else column for name, column in zip(out.column_names, out.columns)}).to_batches()
 
 
 def read_bucket(files: list[tuple[str, dict]], columns: list[str]) -> pa.Table:

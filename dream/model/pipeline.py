@@ -14,7 +14,7 @@ from dream.benchmark import build_benchmark
 from dream.benchmark.pipeline import CURRENT, PUBLISHED_MONTHS
 from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
 from dream.measures.pipeline import build_measures
-from dream.model.activation import build_activation_spells
+from dream.model.activation import activation_spells_from_table
 from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim_ydelse, dim_ydelsesgruppe
 from dream.model.fact import PERSON_BUCKET, build_fact, monthly_values, person_buckets
 from dream.model.keyfigures import build_key_figures
@@ -107,18 +107,20 @@ def build_spell_tables(spark: SparkSession, warehouse: str) -> dict[str, int]:
     def read(name):
         return spark.read.format("delta").load(table_path(warehouse, name))
 
-    fact, span = read("fact_dream"), delivered_span(read("dim_tid"))
-    months = spell_months_from_table(spark, table_path(warehouse, "fact_dream"))  # a task per person bucket
+    # Each step below reads fact_dream by person bucket: a Spark task per bucket, no shuffle of the weeks.
+    fact, span = table_path(warehouse, "fact_dream"), delivered_span(read("dim_tid"))
+    months = spell_months_from_table(spark, fact)
     versions = {"fact_forloeb_maaned": write_table(months, warehouse, "fact_forloeb_maaned", ["aar"],
                                                    stats_columns=["ydelsesgruppe", "periode", "kommune", "dage"])}
     # fact_forloeb is made from the month rows just written: a small scan instead of a second pass over weeks.
     spells = build_spells(read("fact_forloeb_maaned"), span)
     versions["fact_forloeb"] = write_table(spells, warehouse, "fact_forloeb", ["ydelsesgruppe"],
                                            stats_columns=_SPELL_STATS[1:])
-    runs = runs_from_table(spark, table_path(warehouse, "fact_dream"))
+    runs = runs_from_table(spark, fact)
     versions["fact_ydelsesperiode"] = write_table(runs, warehouse, "fact_ydelsesperiode",
                                                   ["ydelsesgruppe"], stats_columns=_SPELL_STATS[1:])
-    versions["fact_aktivering"] = write_table(build_activation_spells(fact, span), warehouse, "fact_aktivering",
+    activation = activation_spells_from_table(spark, fact, span)
+    versions["fact_aktivering"] = write_table(activation, warehouse, "fact_aktivering",
                                               ["start_aar"], stats_columns=_SPELL_STATS)
     dfdg = table_path(warehouse, DFDG_VISITATION_TABLE)
     if DeltaTable.isDeltaTable(spark, dfdg):

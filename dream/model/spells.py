@@ -144,7 +144,7 @@ def spell_months_from_table(spark: SparkSession, fact_table: str) -> DataFrame:
     return map_buckets(spark, fact_table, SPELL_INPUT, spell_months_of, SPELL_MONTH_SCHEMA)
 
 
-def spell_months_of(weeks: pa.Table) -> pa.Table:
+def spell_months_of(weeks: pa.Table) -> pa.Table | None:
     """``spell_months`` of whole persons' weeks (``SPELL_INPUT``; (person, week) is the key). Exit codes are
     no benefit and left out. The weeks are sorted by person, group (a week without one is a group of its
     own) and Monday; in that order, for each week:
@@ -159,6 +159,8 @@ def spell_months_of(weeks: pa.Table) -> pa.Table:
       before (the weeks of the group in the month)."""
     code = weeks.column("ydelseskode")
     weeks = weeks.filter(pc.and_(pc.is_valid(code), pc.invert(pc.is_in(code, pa.array(sorted(exit_codes()))))))
+    if not weeks.num_rows:
+        return None
     person, _ = encoded(weeks.column("person_id"))
     group, groups = encoded(weeks.column("ydelsesgruppe"))
     day = days(weeks, "uge_start")
