@@ -63,7 +63,8 @@ def month_windows(dim_tid: DataFrame, window_weeks: int, first_monday: dt.date) 
             .where(F.col("vindue_start") >= F.lit(first_monday)))
 
 
-def windows_by_month(dim_tid: DataFrame, window_weeks: int, first_monday: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
+def windows_by_month(dim_tid: DataFrame, window_weeks: int,
+                     first_monday: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
     """``month_windows`` on the driver: 'YYYY-MM' -> (window start, window end) (one row per month)."""
     return {r.periode: (r.vindue_start, r.vindue_slut)
             for r in month_windows(dim_tid, window_weeks, first_monday).collect()}
@@ -89,8 +90,8 @@ def counted_months(weeks: pa.Table, windows: dict[str, tuple[dt.date, dt.date]])
     order = np.argsort(key)
     key, month = key[order], (numbers(weeks, "aar") * 12 + numbers(weeks, "maaned") - 1)[order]
     last = np.r_[(key[1:] >> 32 != key[:-1] >> 32) | (month[1:] != month[:-1]), True]
-    first_month = int(month.min()) if len(month) else 0
-    labels = [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first_month, int(month.max(initial=0)) + 1)]
+    first_month = int(month.min())
+    labels = [f"{m // 12}-{m % 12 + 1:02d}" for m in range(first_month, int(month.max()) + 1)]
     epoch = dt.date(1970, 1, 1)
     start = np.array([(windows[x][0] - epoch).days if x in windows else -1 for x in labels], np.int64)
     end = np.array([(windows[x][1] - epoch).days if x in windows else -1 for x in labels], np.int64)

@@ -42,10 +42,10 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from dream.calendar import IsoWeek
+from dream.errors import InputError
 from dream.model.buckets import (
     days, encoded, map_buckets, map_persons, month_labels, month_numbers, numbers, smallest_text, take,
 )
-from dream.errors import InputError
 from dream.model.weeks import thursday
 from dream.reference.codes import exit_codes
 
@@ -167,8 +167,7 @@ def spell_months_of(weeks: pa.Table) -> pa.Table | None:
     order = np.lexsort((day, group, person))
     p, g, d = person[order], group[order], day[order].astype(np.int64)
     month = month_numbers(d + 3)  # the Thursday's
-    n = len(order)
-    row = np.arange(n)
+    row = np.arange(len(order))
     new_group = np.r_[True, (p[1:] != p[:-1]) | (g[1:] != g[:-1])]
     group_start = np.maximum.accumulate(np.where(new_group, row, 0))
     nr = row - group_start + 1
@@ -183,7 +182,7 @@ def spell_months_of(weeks: pa.Table) -> pa.Table | None:
     same_group = np.r_[False, group_start[last[1:]] == group_start[last[:-1]]]  # as the month's row before
     previous_nr = np.where(same_group, np.r_[0, nr[last[:-1]]], 0)
     first = spell_start[last]
-    rows, first_rows = pa.array(order[last]), pa.array(order[first])
+    rows = pa.array(order[last])
     year, week = numbers(weeks, "aar"), numbers(weeks, "uge")
     return pa.table({
         "person_id": weeks.column("person_id").take(rows),
@@ -226,7 +225,7 @@ def build_spells(months: DataFrame, span: DeliveredSpan) -> DataFrame:
 
 def build_runs(fact: DataFrame) -> DataFrame:
     """``fact_ydelsesperiode``: runs of consecutive calendar weeks with the same code and group, from any
-    DataFrame of weeks (shuffled by person; ``write_runs`` reads ``fact_dream`` by person bucket instead)."""
+    DataFrame of weeks (shuffled by person; ``runs_from_table`` reads ``fact_dream`` by person bucket)."""
     return map_persons(fact.select(*RUN_INPUT), runs_of, RUN_SCHEMA)
 
 
