@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 import logging
 import uuid
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -31,12 +31,11 @@ from pyspark import TaskContext
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from dream.model.buckets import encoded, read_bucket, take
-from dream.model.fact import PERSON_BUCKET
+from dream.model.buckets import PersonsFunction, encoded, map_buckets, map_persons, take
 from dream.model.weeks import DAYS_52_WEEKS, week_52_later
 from dream.reference.codes import blank_group, recipient_status
 from dream.tables import (
-    DataFile, commit_files, file_tag, files_by_partition, remove_uncommitted, run_tag, table_path, write_data_file,
+    DataFile, commit_files, file_tag, remove_uncommitted, run_tag, table_path, write_data_file,
 )
 
 log = logging.getLogger(__name__)
@@ -83,13 +82,8 @@ def write_transitions(fact: DataFrame, last_delivered_monday: dt.date, warehouse
     Like ``write_table``: the commit replaces every row (a new version of the same table, so Delta's
     restore rolls it back), and a new table gets the session's Delta defaults. Files this run wrote but
     did not commit (a failed run's, a retried task's first attempt) are deleted before it returns."""
-    def tasks(written: Callable[[pa.Table], pa.RecordBatch]) -> DataFrame:
-        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            batches = [b for b in batches if b.num_rows]
-            if batches:  # a shuffle partition no person hashed to has no batch at all
-                yield written(pa.Table.from_batches(batches))
-        # Rows shuffled by person, not sorted: each task gets all the weeks of its persons.
-        return fact.select(*INPUT_COLUMNS).repartition("person_id").mapInArrow(run, "fil string")
+    def tasks(written: PersonsFunction) -> DataFrame:  # rows shuffled by person, not sorted
+        return map_persons(fact.select(*INPUT_COLUMNS), written, "fil string")
 
     return _write(fact.sparkSession, tasks, last_delivered_monday, warehouse, name)
 
@@ -98,20 +92,9 @@ def write_transitions_from_table(spark: SparkSession, fact_table: str, last_deli
                                  warehouse: str, name: str = "overgang_52") -> int:
     """``write_transitions`` of the Delta table at ``fact_table`` (``fact_dream``): the same rows, table and
     commit. When the table is partitioned by ``person_bucket``, one task per bucket reads that bucket's
-    files itself (no shuffle); otherwise the table is read by Spark and shuffled by person."""
-    buckets = files_by_partition(spark, fact_table, PERSON_BUCKET)
-    if buckets is None:
-        log.info("  %s is not partitioned by %s: its weeks are shuffled by person", fact_table, PERSON_BUCKET)
-        fact = spark.read.format("delta").load(fact_table)
-        return write_transitions(fact, last_delivered_monday, warehouse, name)
-    groups = sorted(buckets.values(), key=len, reverse=True)
-
-    def tasks(written: Callable[[pa.Table], pa.RecordBatch]) -> DataFrame:
-        def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                for index in batch.column(0).to_pylist():
-                    yield written(read_bucket(groups[index], INPUT_COLUMNS))
-        return spark.range(len(groups), numPartitions=max(len(groups), 1)).mapInArrow(run, "fil string")
+    files itself (no shuffle); otherwise the table is read by Spark and shuffled by person (``map_buckets``)."""
+    def tasks(written: PersonsFunction) -> DataFrame:
+        return map_buckets(spark, fact_table, INPUT_COLUMNS, written, "fil string")
 
     return _write(spark, tasks, last_delivered_monday, warehouse, name)
 
@@ -137,7 +120,7 @@ def _write(spark: SparkSession, tasks: Callable, last_delivered_monday: dt.date,
 
 
 def _written(weeks: pa.Table, path: str, run_id: str, last_monday: dt.date, blank: str,
-             status: dict[str, str]) -> pa.RecordBatch:
+             status: dict[str, str]) -> pa.Table:
     """``transitions_of(weeks)`` written as one Parquet file per year: a batch of their add actions."""
     out = transitions_of(weeks, last_monday, blank, status)
     years = out.column("aar").to_numpy()
@@ -147,7 +130,7 @@ def _written(weeks: pa.Table, path: str, run_id: str, last_monday: dt.date, blan
     for start, end in zip(starts, [*starts[1:], len(years)]):
         data = out.slice(start, end - start).drop_columns(["aar"])
         added.append(write_data_file(path, data, {"aar": int(years[start])}, tag, STATS_COLUMNS).add_action())
-    return pa.record_batch([pa.array(added, pa.string())], names=["fil"])
+    return pa.table({"fil": pa.array(added, pa.string())})
 
 
 def transitions_of(weeks: pa.Table, last_monday: dt.date, blank: str, status: dict[str, str]) -> pa.Table:
