@@ -11,7 +11,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from dream.ingest import ingest
-from dream.model.fact import ROWS_PER_PERSON_BUCKET, person_buckets
+from dream.model.fact import ROWS_PER_PERSON_BUCKET, person_bucket, person_buckets
 from dream.model.pipeline import build_model
 from tests.wide import pid, write_parquet
 
@@ -78,9 +78,8 @@ def test_fact_holds_each_person_in_one_bucket(spark, warehouse):
         F.collect_set("person_bucket").alias("buckets")).collect()}
     assert len(buckets) == 5 and all(len(b) == 1 for b in buckets.values())
     assert set().union(*map(set, buckets.values())) <= {0, 1}
-    # The folder of each file is its bucket: every row in it belongs there.
-    by_file = fact.select(F.input_file_name().alias("f"), "person_bucket").distinct().collect()
-    assert all(f"/person_bucket={r.person_bucket}/" in r.f for r in by_file)
+    # The bucket is the rule's: the person id's hash among the 2 buckets (a reader finds a person by it).
+    assert fact.where(F.col("person_bucket") != person_bucket(F.col("person_id"), 2)).count() == 0
 
 
 def test_the_buckets_grow_with_the_weekly_rows():
