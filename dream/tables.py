@@ -21,6 +21,7 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -100,17 +101,25 @@ def _snapshot(spark: SparkSession, path: str):
     return _delta_log(spark, path).update(False, none, none)
 
 
-def files_by_partition(spark: SparkSession, path: str, column: str) -> dict[str, list[tuple[str, dict]]] | None:
-    """The current files of the Delta table at ``path`` grouped by their value of the partition column
-    ``column``: value -> [(the file's path or URI, its partition values)], for readers other than Spark's
-    Delta reader (pyarrow in a task). None when the files alone do not hold the table's rows: the table is
-    not partitioned by ``column``, maps column names, or a file has a deletion vector (deleted rows)."""
+@dataclass(frozen=True)
+class TableFile:
+    """One current file of a Delta table, for readers other than Spark's Delta reader (pyarrow in a task)."""
+
+    location: str  # the file's path, or its URI
+    partition_values: dict[str, str | None]
+    rows: int | None  # from the file's Delta statistics, when it has them
+
+
+def table_files(spark: SparkSession, path: str, partitioned_by: str | None = None) -> list[TableFile] | None:
+    """The current files of the Delta table at ``path``. None when the files alone do not hold the table's
+    rows as a Parquet reader sees them: the table maps column names, a file has a deletion vector (deleted
+    rows), or it is not partitioned by ``partitioned_by`` (when given)."""
     snapshot = _snapshot(spark, path)
     metadata = json.loads(snapshot.metadata().json())["metaData"]
     mapping = metadata.get("configuration", {}).get("delta.columnMapping.mode", "none")
-    if column not in metadata.get("partitionColumns", []) or mapping != "none":
+    if mapping != "none" or (partitioned_by is not None and partitioned_by not in metadata.get("partitionColumns", [])):
         return None
-    groups: dict[str, list[tuple[str, dict]]] = {}
+    files = []
     for text in snapshot.allFiles().toJSON().collectAsList():
         add = json.loads(text)
         if add.get("deletionVector"):
@@ -120,7 +129,20 @@ def files_by_partition(spark: SparkSession, path: str, column: str) -> dict[str,
             location = f"{path}/{urllib.parse.unquote(uri.path)}"
         else:  # an absolute URI (a shallow clone's files)
             location = urllib.parse.unquote(uri.path) if uri.scheme == "file" else add["path"]
-        groups.setdefault(add["partitionValues"][column], []).append((location, add["partitionValues"]))
+        rows = json.loads(add["stats"]).get("numRecords") if add.get("stats") else None
+        files.append(TableFile(location, add["partitionValues"], rows))
+    return files
+
+
+def files_by_partition(spark: SparkSession, path: str, column: str) -> dict[str, list[tuple[str, dict]]] | None:
+    """The current files of the Delta table at ``path`` grouped by their value of the partition column
+    ``column``: value -> [(the file's path or URI, its partition values)]. None as ``table_files``."""
+    files = table_files(spark, path, column)
+    if files is None:
+        return None
+    groups: dict[str, list[tuple[str, dict]]] = {}
+    for file in files:
+        groups.setdefault(file.partition_values[column], []).append((file.location, file.partition_values))
     return groups
 
 
@@ -365,6 +387,80 @@ def _write_operation(jvm, delta, mode: str, partitions: list[str]):
     save_mode = modes.Overwrite if mode == "overwrite" else modes.Append
     partition_by = jvm.scala.Some(_scala_list(jvm, jvm.java.util.ArrayList(list(partitions))))
     return getattr(delta, "DeltaOperations$Write")(save_mode, partition_by, none, none, none, none, none, none, none)
+
+
+# Files a table's own tasks write are packed into files of about this size per partition before the commit
+# (many tasks each writing a little of every partition: one bucket of overgang_52 per task and year).
+PACKED_FILE_BYTES = 128 << 20
+_PACKING_TASK = 90_000  # file_tag numbers of the packed files, after every writing task's
+
+
+def write_files(spark: SparkSession, path: str, schema: pa.Schema, partitions: list[str], stats_columns: list[str],
+                tasks: Callable[[str], DataFrame]) -> int:
+    """A table written by Spark tasks themselves: ``tasks(run_id)`` is a DataFrame of one column ``fil``,
+    whose tasks write Parquet files tagged ``file_tag(run_id, ...)`` into the table's folder and return each
+    file's add action. A partition's files are packed into files of about ``PACKED_FILE_BYTES`` (``pack_files``),
+    so the table needs no compaction; then they become the table's new version in one commit
+    (``commit_files``, overwrite). Files of the run that were not committed (the packed ones' sources, a
+    failed run's, a retried task's first attempt) are deleted before it returns. Returns the new version."""
+    run_id = uuid.uuid4().hex[:12]
+    committed: set[str] = set()
+    try:
+        files = [DataFile.from_add_action(row.fil) for row in tasks(run_id).collect()]
+        files = pack_files(spark, path, files, run_id, stats_columns)
+        version = commit_files(spark, path, schema, partitions, files, stats_columns)
+        committed = {f.path for f in files}
+    finally:
+        removed = remove_uncommitted(path, run_tag(run_id), committed)
+        if removed:
+            log.info("  removed %d uncommitted files of run %s from %s", removed, run_id, path)
+    return version
+
+
+def pack_files(spark: SparkSession, path: str, files: list[DataFile], run_id: str, stats_columns: list[str]
+               ) -> list[DataFile]:
+    """``files`` (written, not committed, in the table at ``path``) with each partition's files packed into
+    as few files as hold ``PACKED_FILE_BYTES`` each: one Spark task per new file reads its sources with
+    pyarrow and writes them as one. A file alone in its bin is kept as it is. Returns the files to commit."""
+    partitions: dict[str, list[DataFile]] = {}
+    for f in files:
+        partitions.setdefault(json.dumps(f.partition_values, sort_keys=True), []).append(f)
+    kept, bins = [], []
+    for group in partitions.values():
+        current: list[DataFile] = []
+        for f in sorted(group, key=lambda f: f.size):
+            if current and sum(c.size for c in current) + f.size > PACKED_FILE_BYTES:
+                bins.append(current)
+                current = []
+            current.append(f)
+        bins.append(current)
+    kept = [b[0] for b in bins if len(b) == 1]
+    bins = [b for b in bins if len(b) > 1]
+    if not bins:
+        return kept
+    started = time.monotonic()
+
+    def run(batches):
+        for batch in batches:
+            for index in batch.column(0).to_pylist():
+                sources = bins[index]
+                data = pa.concat_tables([_read_data_file(path, f) for f in sources]).unify_dictionaries()
+                packed = write_data_file(path, data, sources[0].partition_values, file_tag(run_id, _PACKING_TASK + index),
+                                         stats_columns)
+                yield pa.record_batch([pa.array([packed.add_action()], pa.string())], names=["fil"])
+    rows = spark.range(len(bins), numPartitions=len(bins)).mapInArrow(run, "fil string").collect()
+    packed = [DataFile.from_add_action(row.fil) for row in rows]
+    log.info("  packed %d files into %d in %.1f s", sum(len(b) for b in bins), len(packed), time.monotonic() - started)
+    return kept + packed
+
+
+def _read_data_file(table: str, file: DataFile) -> pa.Table:
+    """One of the table's files as written (text columns dictionary-encoded, as they are stored)."""
+    fs, root = filesystem(table)
+    location = f"{root}/{urllib.parse.unquote(file.path)}"
+    schema = pq.read_schema(location, filesystem=fs)
+    text = [f.name for f in schema if pa.types.is_string(f.type)]
+    return pq.read_table(location, read_dictionary=text, filesystem=fs)
 
 
 def remove_uncommitted(table: str, tag_prefix: str, committed: set[str]) -> int:

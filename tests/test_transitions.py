@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 from chispa import assert_df_equality
 
-import dream.model.transitions as transitions
+import dream.tables as tables
 from pyspark.sql import functions as F
 
 from dream.model.fact import PERSON_BUCKET, person_bucket
@@ -109,9 +109,9 @@ def test_tasks_write_the_hand_computed_rows_as_one_delta_commit(spark, fact, exp
     assert rows_written(spark, str(tmp_path), "overgang_52") == len(EXPECTED)
     assert spark.sql(f"DESCRIBE DETAIL delta.`{table}`").first().partitionColumns == ["aar"]
     assert sorted(p.name for p in table.glob("aar=*")) == ["aar=2019", "aar=2020"]
-    # Files are named part-<run>-<task>-<uuid>: several tasks wrote, and every file is in the commit.
+    # The tasks' files of a year are packed into one before the commit; every file is in the commit.
     files = data_files(table)
-    assert len({f.name.split("-")[2] for f in files}) > 1
+    assert sorted(f.parent.name for f in files) == ["aar=2019", "aar=2020"]
     assert len(files) == len(written.inputFiles())
 
 
@@ -148,7 +148,7 @@ def test_a_failed_commit_leaves_the_table_and_its_files_as_they_were(spark, fact
         assert len(data_files(table)) > len(before)  # the tasks have written this run's files
         raise RuntimeError("commit refused")
 
-    monkeypatch.setattr(transitions, "commit_files", fail)
+    monkeypatch.setattr(tables, "commit_files", fail)
     with pytest.raises(RuntimeError, match="commit refused"):
         write_transitions(fact, LAST_MONDAY, str(tmp_path), "overgang_52")
     assert data_files(table) == before  # the tasks' files of the failed run are gone
@@ -165,7 +165,8 @@ def fact_table(spark, fact, folder, partitions, **properties) -> str:
     return str(folder / "fact_dream")
 
 
-def test_a_task_per_person_bucket_reads_the_table_and_writes_the_hand_computed_rows(spark, fact, expected, tmp_path):
+def test_a_task_per_person_bucket_reads_the_table_and_writes_the_hand_computed_rows(spark, fact, expected, tmp_path,
+                                                                                    monkeypatch):
     source = fact_table(spark, fact, tmp_path, ["aar", PERSON_BUCKET])
     buckets = {r[0] for r in spark.read.format("delta").load(source).select(PERSON_BUCKET).distinct().collect()}
     assert len(buckets) == 3  # the seven persons fall in every bucket
@@ -173,7 +174,13 @@ def test_a_task_per_person_bucket_reads_the_table_and_writes_the_hand_computed_r
     table = tmp_path / "overgang_52"
     assert_df_equality(load(spark, table), expected, ignore_row_order=True, ignore_nullable=True)
     assert version == 0 and rows_written(spark, str(tmp_path), "overgang_52") == len(EXPECTED)
-    assert len({f.name.split("-")[2] for f in data_files(table)}) == 3  # one task per bucket
+    assert sorted(f.parent.name for f in data_files(table)) == ["aar=2019", "aar=2020"]  # packed: one a year
+    # Files are named part-<run>-<task>-<uuid>: left unpacked, the files show one task per bucket.
+    monkeypatch.setattr(tables, "PACKED_FILE_BYTES", 1)
+    before = set(data_files(table))
+    write_transitions_from_table(spark, source, LAST_MONDAY, str(tmp_path), "overgang_52")
+    assert_df_equality(load(spark, table), expected, ignore_row_order=True, ignore_nullable=True)
+    assert len({f.name.split("-")[2] for f in set(data_files(table)) - before}) == 3
 
 
 def test_a_table_not_partitioned_by_person_is_shuffled_by_person(spark, fact, expected, tmp_path):

@@ -28,13 +28,14 @@ PersonsFunction = Callable[[pa.Table], "pa.Table | None"]  # whole persons' rows
 
 
 def map_buckets(spark: SparkSession, table: str, columns: list[str], function: PersonsFunction,
-                schema: str) -> DataFrame:
+                schema: str, by: str = PERSON_BUCKET) -> DataFrame:
     """``function`` applied to the ``columns`` of whole persons of the Delta table at ``table``: a DataFrame
-    of its output (``schema``, a DDL string). One task per person bucket; when the table is not partitioned
-    by ``person_bucket``, Spark reads it and shuffles its rows by person."""
-    buckets = files_by_partition(spark, table, PERSON_BUCKET)
+    of its output (``schema``, a DDL string). One task per person bucket, or per value of another partition
+    column ``by`` for a function that needs only all of a person's rows with that value (a year of
+    ``overgang_52``); when the table is not partitioned by it, Spark reads it and shuffles its rows by person."""
+    buckets = files_by_partition(spark, table, by)
     if buckets is None:
-        log.info("  %s is not partitioned by %s: its rows are shuffled by person", table, PERSON_BUCKET)
+        log.info("  %s is not partitioned by %s: its rows are shuffled by person", table, by)
         return map_persons(spark.read.format("delta").load(table).select(*columns), function, schema)
     groups = sorted(buckets.values(), key=len, reverse=True)  # the largest first
 

@@ -14,12 +14,15 @@ municipalities' counts: still a count of distinct persons, not a sum over weeks.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+import numpy as np
+import pyarrow as pa
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from dream.model.transitions import status_52
+from dream.model.buckets import days, encoded, map_buckets, numbers
+from dream.model.buckets import take as take_text
 from dream.model.weeks import week_label
-from dream.reference.codes import key_figure_groups, recipient_status, selected_groups
+from dream.reference.codes import blank_group, key_figure_groups, recipient_status, selected_groups
 
 NOEGLETAL_COLUMNS = ["periodetype", "periode", "niveau", "omraade", "ydelsesgruppe", "antal_borgere",
                      "antal_fortsat", "antal_anden", "antal_ikke_laengere",
@@ -27,32 +30,73 @@ NOEGLETAL_COLUMNS = ["periodetype", "periode", "niveau", "omraade", "ydelsesgrup
 COUNTS = ["antal_borgere", "antal_fortsat", "antal_anden", "antal_ikke_laengere"]
 
 
-def key_figure_subjects(overgang: DataFrame) -> DataFrame:
-    """One row per person-week and key-figure group: the 8 groups as they are, and the selected groups
-    as one group whose "same benefit" is any selected group. One pass over ``overgang_52``: a week in a
-    selected group that is also one of the 8 gives two rows."""
+INPUT_COLUMNS = ["person_id", "aar", "uge", "uge_start", "maaned", "kommune", "ydelsesgruppe", "ydelsesgruppe_52",
+                 "modtagerstatus"]
+COUNT_SCHEMA = ("periodetype string, aar int, nummer int, kommune string, ydelsesgruppe string, antal_borgere long, "
+                "antal_fortsat long, antal_anden long, antal_ikke_laengere long")
+_STATUSES = ("same", "other", "none")  # the order of antal_fortsat, antal_anden, antal_ikke_laengere
+
+
+def key_figure_counts_of(rows: pa.Table) -> pa.Table:
+    """The municipality counts (``COUNT_SCHEMA``) of ``overgang_52`` rows holding every row of each of their
+    persons in each of their years. A row counts for its group when that is one of the 8 key-figure groups
+    (with its status), and for the selected groups' pooled group when it is one of those (its status: still
+    in a selected group, in another, in none). Per week (``nummer`` the week) each such row is one person;
+    per month (``nummer`` the month of the Thursday) a person counts once per group, with the municipality
+    and status of their last week in that group in the month."""
     groups = key_figure_groups()
-    name, selected = selected_groups()
-    group = F.col("ydelsesgruppe")
-    in_set = F.col("ydelsesgruppe_52").isin(selected)
-    pooled_status = status_52(F.lit(name), F.when(in_set, F.lit(name)).otherwise(F.col("ydelsesgruppe_52")))
-    entries = F.array(
-        F.when(group.isin(groups), F.struct(group.alias("g"), F.col("modtagerstatus").alias("s"))),
-        F.when(group.isin(selected), F.struct(F.lit(name).alias("g"), pooled_status.alias("s"))))
-    return (overgang.where(group.isin(*groups, *selected))
-            .select("person_id", "aar", "uge", "uge_start", "maaned", "kommune",
-                    F.explode(F.filter(entries, lambda e: e.isNotNull())).alias("e"))
-            .select("person_id", "aar", "uge", "uge_start", "maaned", "kommune", F.col("e.g").alias("ydelsesgruppe"),
-                    F.col("e.s").alias("modtagerstatus")))
+    pooled, selected = selected_groups()
+    person, _ = encoded(rows.column("person_id"))
+    group, group_values = encoded(rows.column("ydelsesgruppe"))
+    later, later_values = encoded(rows.column("ydelsesgruppe_52"))
+    kommune, kommune_values = encoded(rows.column("kommune"))
+    state, state_values = encoded(rows.column("modtagerstatus"))
+    code = {recipient_status()[k]: i for i, k in enumerate(_STATUSES)}
+    status = _lookup(state, [code.get(v, -1) for v in state_values.to_pylist()], -1)
+    own = _lookup(group, [groups.index(g) if g in groups else -1 for g in group_values.to_pylist()], -1)
+    in_selected = _lookup(group, [g in selected for g in group_values.to_pylist()], False)
+    later_values = later_values.to_pylist()
+    pooled_status = _lookup(later, [2 if g == blank_group() else 0 if g in selected else 1 for g in later_values], 2)
+    # The subjects: a row per (person-week, counted group).
+    mine, pool = np.flatnonzero(own >= 0), np.flatnonzero(in_selected)
+    subjects = np.concatenate([mine, pool])
+    subject_group = np.concatenate([own[mine], np.full(len(pool), len(groups))])
+    subject_status = np.concatenate([status[mine], pooled_status[pool]])
+    year, week, month, day = (c[subjects] for c in (numbers(rows, "aar"), numbers(rows, "uge"),
+                                                    numbers(rows, "maaned"), days(rows, "uge_start")))
+    subject_kommune, subject_person = kommune[subjects], person[subjects].astype(np.int64)
+    weekly = _counted(year, week, subject_kommune, subject_group, subject_status)
+    # Per month: the last week of each (person, group, year, month), after sorting by person, group and day.
+    order = np.argsort((subject_person << 26) | (subject_group.astype(np.int64) << 21) | day, kind="stable")
+    segment = (subject_person * 16 + subject_group) * 10_000 * 13 + year * 13 + month
+    last = order[np.flatnonzero(np.append(segment[order][1:] != segment[order][:-1], True))]
+    monthly = _counted(year[last], month[last], subject_kommune[last], subject_group[last], subject_status[last])
+    names = pa.array([*groups, pooled], pa.string())
+    parts = []
+    for grain, (cells, counts) in (("uge", weekly), ("maaned", monthly)):
+        parts.append(pa.table({
+            "periodetype": pa.array([grain] * len(counts), pa.string()), "aar": pa.array(cells[0], pa.int32()),
+            "nummer": pa.array(cells[1], pa.int32()), "kommune": take_text(cells[2], kommune_values, None),
+            "ydelsesgruppe": take_text(cells[3], names, None),
+            **{name: pa.array(counts[:, i]) for i, name in enumerate(COUNTS)}}))
+    return pa.concat_tables(parts)
 
 
-def last_week_of_month(subjects: DataFrame) -> DataFrame:
-    """Per person, group and month the row of the person's last week in that group: the maximum of a
-    struct led by the Monday, in one aggregation (partly done before the shuffle). A week's month is that
-    of its Thursday (``maaned``), whose year is the ISO year ``aar``."""
-    last = F.max(F.struct("uge_start", "kommune", "modtagerstatus")).alias("last")
-    return (subjects.groupBy("person_id", "ydelsesgruppe", "aar", "maaned")
-            .agg(last).select("aar", "maaned", "last.kommune", "ydelsesgruppe", "last.modtagerstatus"))
+def _lookup(index: np.ndarray, per_value: list, missing) -> np.ndarray:
+    """``per_value[index]`` per row; ``missing`` where the index is -1 (a null)."""
+    return np.array([*per_value, missing])[index]
+
+
+def _counted(year: np.ndarray, period: np.ndarray, kommune: np.ndarray, group: np.ndarray, status: np.ndarray
+             ) -> tuple[list[np.ndarray], np.ndarray]:
+    """The distinct (year, period, municipality, group) cells, and per cell its rows in all and per status."""
+    key = ((year.astype(np.int64) * 64 + period) << 32) | (kommune.astype(np.int64) << 8) | group
+    cells, inverse = np.unique(key, return_inverse=True)
+    counts = np.zeros((len(cells), 4), np.int64)
+    counts[:, 0] = np.bincount(inverse, minlength=len(cells))
+    for code in range(3):
+        counts[:, code + 1] = np.bincount(inverse[status == code], minlength=len(cells))
+    return [(cells >> 32) // 64, (cells >> 32) % 64, (cells >> 8) & 0xFFFFFF, cells & 0xFF], counts
 
 
 def _shares(counted: DataFrame, area: Column, level: str, period_type: str) -> DataFrame:
@@ -63,20 +107,10 @@ def _shares(counted: DataFrame, area: Column, level: str, period_type: str) -> D
           for k in ("fortsat", "anden", "ikke_laengere")])
 
 
-def with_levels(rows: DataFrame, dim_kommune: DataFrame, period_type: str, period: list[str],
-                label: Column) -> DataFrame:
-    """Municipality, region and country cells from one row per counted person: the rows are counted per
-    municipality and ``period`` (integer columns) once, and the period gets its ``label`` (made of them)
-    only then; regions and the country sum those (small) cells."""
-    s = recipient_status()
-    status = F.col("modtagerstatus")
-    municipal = rows.groupBy(*period, "kommune", "ydelsesgruppe").agg(
-        F.count(F.lit(1)).alias("antal_borgere"),
-        F.count(F.when(status == s["same"], 1)).alias("antal_fortsat"),
-        F.count(F.when(status == s["other"], 1)).alias("antal_anden"),
-        F.count(F.when(status == s["none"], 1)).alias("antal_ikke_laengere"),
-    ).withColumn("periode", label).join(F.broadcast(dim_kommune.select("kommune", "region")), "kommune", "left")
-    municipal = municipal.localCheckpoint()  # small; read three times below
+def with_levels(municipal: DataFrame, dim_kommune: DataFrame, period_type: str) -> DataFrame:
+    """Municipality, region and country cells of one grain from the municipality counts (with ``periode``):
+    regions and the country sum those (small) cells."""
+    municipal = municipal.join(F.broadcast(dim_kommune.select("kommune", "region")), "kommune", "left")
 
     def summed(area: Column) -> DataFrame:
         return (municipal.groupBy("periode", area.alias("area"), "ydelsesgruppe")
@@ -87,10 +121,15 @@ def with_levels(rows: DataFrame, dim_kommune: DataFrame, period_type: str, perio
             .unionByName(_shares(summed(F.lit("DK")), F.col("area"), "land", period_type)))
 
 
-def build_key_figures(overgang: DataFrame, dim_kommune: DataFrame) -> DataFrame:
-    subjects = key_figure_subjects(overgang)
-    year = F.col("aar")
-    weekly = with_levels(subjects, dim_kommune, "uge", ["aar", "uge"], week_label(year, F.col("uge")))
-    monthly = with_levels(last_week_of_month(subjects), dim_kommune, "maaned", ["aar", "maaned"],
-                          F.format_string("%d-%02d", year, F.col("maaned")))  # as month_label: 'YYYY-MM'
-    return weekly.unionByName(monthly).select(*NOEGLETAL_COLUMNS)
+def build_key_figures(spark: SparkSession, overgang: str, dim_kommune: DataFrame) -> DataFrame:
+    """``noegletal`` of the ``overgang_52`` table at ``overgang``: its rows are counted with numpy one year
+    per Spark task (read from that year's files; a table without the year partitioning is shuffled by
+    person instead), the tasks' counts summed per municipality and period, then labelled."""
+    counts = map_buckets(spark, overgang, INPUT_COLUMNS, key_figure_counts_of, COUNT_SCHEMA, by="aar")
+    municipal = counts.groupBy("periodetype", "aar", "nummer", "kommune", "ydelsesgruppe").agg(
+        *[F.sum(c).alias(c) for c in COUNTS]).localCheckpoint()  # small; read for both grains, three times each
+    labels = {"uge": week_label(F.col("aar"), F.col("nummer")),
+              "maaned": F.format_string("%d-%02d", F.col("aar"), F.col("nummer"))}  # as month_label: 'YYYY-MM'
+    levels = [with_levels(municipal.where(F.col("periodetype") == grain).withColumn("periode", label),
+                          dim_kommune, grain) for grain, label in labels.items()]
+    return levels[0].unionByName(levels[1]).select(*NOEGLETAL_COLUMNS)

@@ -16,7 +16,7 @@ from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
 from dream.measures.pipeline import build_measures
 from dream.model.activation import activation_spells_from_table
 from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim_ydelse, dim_ydelsesgruppe
-from dream.model.fact import PERSON_BUCKET, build_fact, monthly_values, person_buckets
+from dream.model.fact import person_buckets, write_fact
 from dream.model.keyfigures import build_key_figures
 from dream.model.spells import build_spells, delivered_span, runs_from_table, spell_months_from_table
 from dream.model.transitions import write_transitions_from_table
@@ -24,19 +24,6 @@ from dream.model.visitation import build_visitation_spells, check_events
 from dream.tables import rows_written, table_path, write_table
 
 log = logging.getLogger(__name__)
-
-# Families a delivery may lack (the weekly table and the persons it may not): their empty shapes.
-OPTIONAL = {
-    "dsa_visit": "person_id string, aar int, kvartal int, visitationskategori string, kommune string",
-    "dsa_match": "person_id string, aar int, kvartal int, matchkategori string, kommune string",
-    "dsa_branche": "person_id string, aar int, maaned int, branche string, kommune string",
-    "dsa_arbsted": "person_id string, aar int, maaned int, arbejdsstedskommune string, kommune string",
-    "dsa_virkform": "person_id string, aar int, maaned int, virkform string, kommune string",
-    "dsa_grad": "person_id string, aar int, maaned int, grad double, kommune string",
-    "dsa_ak": "person_id string, aar int, akasse string, kommune string",
-    "dsa_afm": "person_id string, aar int, akasse_medlem string, kommune string",
-}
-
 
 # Optional DFDG input: one row per visitation start (person_id, starttidspunkt, visitationskategori).
 DFDG_VISITATION_TABLE = "dfdg_visitation"
@@ -56,11 +43,7 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
     started = time.monotonic()
 
     def read(name):
-        path = table_path(warehouse, name)
-        if name in OPTIONAL and not DeltaTable.isDeltaTable(spark, path):
-            log.warning("No %s table in %s: its values are empty in fact_dream", name, warehouse)
-            return spark.createDataFrame([], OPTIONAL[name])
-        table = spark.read.format("delta").load(path)
+        table = spark.read.format("delta").load(table_path(warehouse, name))
         if first_year is not None and name.startswith("dsa_") and "aar" in table.columns:
             table = table.where(F.col("aar") >= first_year)
         return table
@@ -74,11 +57,9 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
         versions[name] = write_table(df.coalesce(1), warehouse, name, [])
 
     log.info("Model 2/7: fact_dream")
-    monthly = monthly_values(read("dsa_branche"), read("dsa_arbsted"), read("dsa_virkform"), read("dsa_grad"))
     buckets = person_buckets(max(rows_written(spark, warehouse, "dsa_y"), 0))  # the ingest's count: no scan
-    fact = build_fact(read("dsa_y"), read("dim_ydelse"), read("dsa_borger"), read("dsa_visit"), read("dsa_match"),
-                      monthly, read("dsa_ak"), read("dsa_afm"), buckets)
-    versions["fact_dream"] = write_table(fact, warehouse, "fact_dream", ["aar", PERSON_BUCKET])
+    # A task per year joins that year of every long table with numpy and writes the files; one Delta commit.
+    versions["fact_dream"] = write_fact(spark, warehouse, buckets, first_year)
 
     log.info("Model 3/7: overgang_52")
     last_monday = weeks.agg(F.max("uge_start")).first()[0]  # one value
@@ -87,7 +68,7 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
                                                            warehouse, "overgang_52")
 
     log.info("Model 4/7: noegletal")
-    key_figures = build_key_figures(read("overgang_52"), read("dim_kommune"))
+    key_figures = build_key_figures(spark, table_path(warehouse, "overgang_52"), read("dim_kommune"))
     versions["noegletal"] = write_table(key_figures.coalesce(4), warehouse, "noegletal", ["periodetype"])
 
     log.info("Model 5/7: spells (fact_forloeb_maaned, fact_forloeb, fact_ydelsesperiode, fact_aktivering)")

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
-import uuid
 from typing import Callable
 
 import numpy as np
@@ -34,11 +32,7 @@ from pyspark.sql import functions as F
 from dream.model.buckets import PersonsFunction, encoded, map_buckets, map_persons, take
 from dream.model.weeks import DAYS_52_WEEKS, week_52_later
 from dream.reference.codes import blank_group, recipient_status
-from dream.tables import (
-    DataFile, commit_files, file_tag, remove_uncommitted, run_tag, table_path, write_data_file,
-)
-
-log = logging.getLogger(__name__)
+from dream.tables import file_tag, table_path, write_data_file, write_files
 
 INPUT_COLUMNS = ["person_id", "aar", "uge", "uge_start", "maaned", "kommune", "ydelseskode", "ydelsesgruppe"]
 OVERGANG_COLUMNS = [*INPUT_COLUMNS, "ydelseskode_52", "ydelsesgruppe_52", "modtagerstatus"]
@@ -101,22 +95,13 @@ def write_transitions_from_table(spark: SparkSession, fact_table: str, last_deli
 
 def _write(spark: SparkSession, tasks: Callable, last_delivered_monday: dt.date, warehouse: str, name: str) -> int:
     """Run ``tasks(written)``: a DataFrame whose tasks call ``written`` on whole persons' weeks (one row per
-    file written: its add action); commit the files, clean up."""
-    run_id = uuid.uuid4().hex[:12]
+    file written: its add action); commit the files (``write_files``)."""
     path = table_path(warehouse, name)
-    written = functools.partial(_written, path=path, run_id=run_id, last_monday=last_delivered_monday,
-                                blank=blank_group(), status=recipient_status())
-    committed: set[str] = set()
-    try:
-        added = tasks(written).collect()
-        files = [DataFile.from_add_action(row.fil) for row in added]
-        version = commit_files(spark, path, OVERGANG_SCHEMA, ["aar"], files, STATS_COLUMNS)
-        committed = {f.path for f in files}
-    finally:
-        removed = remove_uncommitted(path, run_tag(run_id), committed)
-        if removed:
-            log.warning("Removed %d uncommitted files of run %s from %s", removed, run_id, path)
-    return version
+
+    def run(run_id: str) -> DataFrame:
+        return tasks(functools.partial(_written, path=path, run_id=run_id, last_monday=last_delivered_monday,
+                                       blank=blank_group(), status=recipient_status()))
+    return write_files(spark, path, OVERGANG_SCHEMA, ["aar"], STATS_COLUMNS, run)
 
 
 def _written(weeks: pa.Table, path: str, run_id: str, last_monday: dt.date, blank: str,

@@ -35,7 +35,3 @@ def week_52_later(monday: Column) -> Column:
     """The Monday of the calendar week exactly 52 weeks on (never "the 52nd next row")."""
     return F.date_add(monday, DAYS_52_WEEKS)
 
-
-def age_on(day: Column, birth: Column) -> Column:
-    """Whole years of age on a day."""
-    return F.floor(F.months_between(day, birth) / 12).cast("int")
