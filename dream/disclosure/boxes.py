@@ -96,25 +96,26 @@ class _Option:
         return labels, signs
 
 
-def _segment(path: list[int], stop: set[int]) -> list[int]:
-    """The labels of a path below the first one in ``stop``."""
-    out = []
-    for label in path:
-        if label in stop:
-            break
-        out.append(label)
-    return out
-
-
 class _Incidence:
     """One dimension's options against the labels (or leaves) they touch: ``items`` the distinct ones in
     order, ``positions`` per option the positions of its items, ``matrix`` option x item, 1 where touched."""
 
     def __init__(self, touched: list[list[int]]):
-        self.items = np.array(sorted({i for t in touched for i in t}), dtype=np.int64)
-        where = {int(item): k for k, item in enumerate(self.items)}
+        items = sorted({i for t in touched for i in t})
+        where = {item: k for k, item in enumerate(items)}
+        self.items = np.array(items, dtype=np.int64)
         self.positions = [[where[i] for i in t] for t in touched]
         self.matrix = _rows(touched, where)
+
+
+class _Choices:
+    """One dimension's options with the labels they are seen by and their corner leaves, worked out once
+    for all the searches of a cell that use them."""
+
+    def __init__(self, options: list[_Option]):
+        self.options = options
+        self.seen = _Incidence([o.seen()[0] for o in options])
+        self.corners = _Incidence([o.corners() for o in options])
 
 
 def _rows(lists: list[list[int]], position: dict[int, int]) -> np.ndarray:
@@ -125,16 +126,20 @@ def _rows(lists: list[list[int]], position: dict[int, int]) -> np.ndarray:
 
 def _grid(items: list[np.ndarray], strides: np.ndarray) -> np.ndarray:
     """The flat index of every combination of the items of each dimension (one axis per dimension)."""
-    ix = np.ix_(*items)
-    return sum(i * int(stride) for i, stride in zip(ix, strides))
+    return functools.reduce(np.add.outer, [i * int(stride) for i, stride in zip(items, strides)])
 
 
 def _contract(values: np.ndarray, incidences: list[_Incidence], skip: int | None = None) -> np.ndarray:
     """Per combination of options (one axis per dimension): the sum of ``values`` over the product of the
-    items the options touch. The axis of dimension ``skip`` stays one of items."""
+    items the options touch. The axis of dimension ``skip`` stays one of items.
+
+    Each step contracts the first axis and puts the result last (one product of two matrices), so after
+    every dimension the axes are back in order."""
     for d, inc in enumerate(incidences):
+        flat = values.reshape(values.shape[0], -1).T
         if d != skip:
-            values = np.moveaxis(np.tensordot(inc.matrix, values, axes=(1, d)), 0, d)
+            flat = flat @ inc.matrix.T
+        values = flat.reshape(*values.shape[1:], flat.shape[1])
     return values
 
 
@@ -143,19 +148,19 @@ def _corner_minima(values: np.ndarray, corners: list[_Incidence],
     """Per combination of options (one axis per dimension): the smallest of ``values`` (the product of the
     corner leaves) over the corners with an odd and with an even number of partners; inf where there is
     none. The axis of dimension ``skip`` stays one of leaves."""
-    # every axis gets one more position, inf, for the options with fewer partners than the widest
-    even = np.full([n + (d != skip) for d, n in enumerate(values.shape)], np.inf)
-    even[tuple(slice(0, n) for n in values.shape)] = values
-    odd = np.full(even.shape, np.inf)
+    # every axis gets one more position, inf, for the options with fewer partners than the widest; the
+    # even and the odd minima are kept together along a first axis of two (even, odd)
+    parity = np.full([2, *(n + (d != skip) for d, n in enumerate(values.shape))], np.inf)
+    parity[(0, *(slice(0, n) for n in values.shape))] = values
     for d, inc in enumerate(corners):
         if d == skip:
             continue
         plus = [p[0] for p in inc.positions]
         width = max(1, max(len(p) - 1 for p in inc.positions))
         minus = np.array([p[1:] + [len(inc.items)] * (width + 1 - len(p)) for p in inc.positions])
-        even, odd = (np.minimum(even.take(plus, axis=d), odd.take(minus, axis=d).min(axis=d + 1)),
-                     np.minimum(odd.take(plus, axis=d), even.take(minus, axis=d).min(axis=d + 1)))
-    return odd, even
+        # through u the parity stays, through a partner it flips
+        parity = np.minimum(parity.take(plus, axis=d + 1), parity[::-1].take(minus, axis=d + 1).min(axis=d + 2))
+    return parity[1], parity[0]
 
 
 class Boxes:
@@ -218,9 +223,8 @@ class Boxes:
     # --- candidates -----------------------------------------------------------------------------------
     def _line(self, d: int, leaves: np.ndarray, multi: np.ndarray) -> np.ndarray:
         """The cells on the line through the target: its labels with dimension ``d`` replaced by each leaf."""
-        m = np.repeat(multi[None, :], len(leaves), axis=0)
-        m[:, d] = leaves
-        return m @ self.cell_strides
+        stride = self.cell_strides[d]
+        return int(multi @ self.cell_strides) + (leaves - multi[d]) * stride
 
     def _rank(self, d: int, leaves: np.ndarray, multi: np.ndarray, need: float) -> np.ndarray:
         """Leaves ordered as partners: their line cell suppressed and with room first, then with room, then
@@ -241,21 +245,24 @@ class Boxes:
         for u in carriers.tolist():
             plain.append(_Option(u, list(ap.paths[u]), []))
         # partners at every level: the leaves under the siblings of the label, of its parent, ...
+        axis = self.table.axes[d]
         level_label = label
         while level_label >= 0 and ap.siblings[level_label]:
             partners = np.concatenate([ap.under[s] for s in ap.siblings[level_label]])
             ranked = self._rank(d, partners, multi, need)
+            # the labels that see a leaf's change: its path below the common parent of the level's labels
+            # (every leaf has one label per level, so that is the path's first ``cut`` labels)
+            cut = int(axis.depth[level_label]) + 1
+            # the pool: every partner whose line cell is not 0 (a 0 has no room to give)
+            members = partners[self.values[self._line(d, partners, multi)] > 0]
+            pool = [(p, ap.paths[p][:cut]) for p in members.tolist()]
             for u in carriers.tolist():
-                pu = ap.paths[u]
-                common = set(ap.paths[int(ranked[0])]) & set(pu)
+                segment = ap.paths[u][:cut]
                 for p in ranked[:PARTNERS].tolist():
-                    plain.append(_Option(u, _segment(pu, common), [(p, _segment(ap.paths[p], common))]))
-                # the pool: every partner whose line cell is not 0 (a 0 has no room to give)
-                members = partners[self.values[self._line(d, partners, multi)] > 0]
+                    plain.append(_Option(u, segment, [(p, ap.paths[p][:cut])]))
                 if len(members) > 1:
-                    pools.append(_Option(u, _segment(pu, common),
-                                         [(p, _segment(ap.paths[p], common)) for p in members.tolist()]))
-            level_label = int(self.table.axes[d].parent[level_label])
+                    pools.append(_Option(u, segment, pool))
+            level_label = int(axis.parent[level_label])
         return plain, pools
 
     # --- one cell -------------------------------------------------------------------------------------
@@ -263,10 +270,11 @@ class Boxes:
         t = self.table
         multi = np.array(np.unravel_index(cell, t.cell_shape))
         options = [self._options(d, multi, need) for d in range(len(t.axes))]
-        best = self._search([o[0] for o in options], None, need)
+        plain = [_Choices(o[0]) for o in options]
+        best = self._search(plain, None, need)
         for d, (_, pools) in enumerate(options):
             if pools and (best is None or best[0] > 0):
-                found = self._search([pools if e == d else o[0] for e, o in enumerate(options)], d, need)
+                found = self._search([_Choices(pools) if e == d else c for e, c in enumerate(plain)], d, need)
                 if found is not None and (best is None or found[0] < best[0]):
                     best = found
         if self.revised and (best is None or best[0] >= FORCED_COST):
@@ -302,18 +310,18 @@ class Boxes:
                 best = (cost, seen, np.ones(len(seen)), np.inf, float(t.inner_values[m]))
         return best
 
-    def _search(self, options: list[list[_Option]], pool_dim: int | None, need: float):
+    def _search(self, choices: list[_Choices], pool_dim: int | None, need: float):
         """The cheapest box among all combinations of the options whose target can grow by ``need``:
         (cost, seen cells, their coefficients, tau up, tau down), or None. The combinations are compared
         dimension by dimension (``_search_plain``, ``_cheapest_pool``); only the chosen box is listed."""
         if pool_dim is None:
-            return self._search_plain(options, need)
-        choice = self._cheapest_pool(options, pool_dim, need)
+            return self._search_plain(choices, need)
+        choice = self._cheapest_pool(choices, pool_dim, need)
         if choice is None:
             return None
-        return self._enumerate([[opts[i]] for opts, i in zip(options, choice)], pool_dim, need)
+        return self._enumerate([[c.options[i]] for c, i in zip(choices, choice)], pool_dim, need)
 
-    def _search_plain(self, options: list[list[_Option]], need: float):
+    def _search_plain(self, choices: list[_Choices], need: float):
         """``_search`` without a pool, dimension by dimension instead of box by box (the same box: the
         cheapest, then the most room, then the first in C order over the options).
 
@@ -322,8 +330,8 @@ class Boxes:
         order. Its room up is the smallest inner value on a negative corner (an odd number of partners), its
         room down the smallest on a positive one (weights are 1 without a pool): both are carried through the
         dimensions, as the smallest value over an odd and over an even number of partners so far."""
-        seen = [_Incidence([o.seen()[0] for o in opts]) for opts in options]
-        corners = [_Incidence([o.corners() for o in opts]) for opts in options]
+        options = [c.options for c in choices]
+        seen, corners = [c.seen for c in choices], [c.corners for c in choices]
         cells = _grid([s.items for s in seen], self.cell_strides)
         inner = _grid([c.items for c in corners], self.inner_strides)
         cost = _contract(np.where(self.suppressed[cells], 0.0, self.base_cost[cells]), seen).ravel()
@@ -341,16 +349,15 @@ class Boxes:
         coef = functools.reduce(np.multiply.outer, [np.array(signs) for _, signs in chosen]).ravel()
         return float(cost[k]), box, coef, float(tau_plus[k]), float(tau_minus[k])
 
-    def _cheapest_pool(self, options: list[list[_Option]], pool_dim: int, need: float) -> tuple[int, ...] | None:
+    def _cheapest_pool(self, choices: list[_Choices], pool_dim: int, need: float) -> tuple[int, ...] | None:
         """The option per dimension of the box ``_enumerate`` would choose with a pool in ``pool_dim`` (the
         cheapest, then the most room, then the first in C order over the options), computed as in
         ``_search_plain``: the other dimensions are summed (and minimised) first, per label (leaf) of the
         pooled dimension. A partner's room is the smallest value on a negative corner through it: with an
         even number of partners in the other dimensions; the carrier's with an odd number. A partner with
         no room gets weight 0 and its cells do not see the box, so they cost nothing."""
-        d, pool = pool_dim, options[pool_dim]
-        seen = [_Incidence([o.seen()[0] for o in opts]) for opts in options]
-        corners = [_Incidence([o.corners() for o in opts]) for opts in options]
+        d, pool = pool_dim, choices[pool_dim].options
+        seen, corners = [c.seen for c in choices], [c.corners for c in choices]
         cells = _grid([i.items for i in seen], self.cell_strides)
         inner = _grid([i.items for i in corners], self.inner_strides)
         label_at = {int(label): k for k, label in enumerate(seen[d].items)}
@@ -379,7 +386,7 @@ class Boxes:
             return None
         cand = np.flatnonzero(ok)
         k = cand[np.lexsort((cand, -tau_plus[cand], cost[cand]))[0]]
-        return tuple(int(i) for i in np.unravel_index(k, [len(o) for o in options]))
+        return tuple(int(i) for i in np.unravel_index(k, [len(c.options) for c in choices]))
 
     def _enumerate(self, options: list[list[_Option]], pool_dim: int | None, need: float):
         """``_search`` box by box: every combination's seen cells and corners listed."""

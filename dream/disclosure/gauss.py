@@ -11,16 +11,17 @@ changes ``y`` to the inner cells that leave every published cell unchanged. At t
 published and the basis is the unit vectors. Publishing a cell ``c`` keeps only the perturbations with
 ``<y, c> = 0``: one basis vector with ``<y, c> != 0`` is the pivot, it is subtracted from the others so that
 they get ``<y, c> = 0``, and it is dropped. A protected vector ``p`` stays hidden while some basis vector
-has ``<y, p> != 0``. Its *signature* (``<y, p>`` for every basis vector ``y``) is kept up to date, and
-publishing ``c`` would reveal ``p`` exactly when the signature of ``c`` is proportional to that of ``p``
-(then no perturbation left after the publication changes ``p``). Signatures are found through a key that
-does not change when a signature is multiplied by a constant: with two random weights per basis vector,
+has ``<y, p> != 0``. Its *signature* (``<y, p>`` for every basis vector ``y``) decides: publishing ``c``
+would reveal ``p`` exactly when the signature of ``c`` is proportional to that of ``p`` (then no
+perturbation left after the publication changes ``p``). Signatures are found through a key that does not
+change when a signature is multiplied by a constant: with two random weights per basis vector,
 ``H1 = sum sigma[b] * r1[b]`` and ``H2 = sum sigma[b] * r2[b]`` modulo the prime 2^61 - 1, the key is
-``H1 / H2`` (modulo the prime). Both sums are updated as the signatures change, so an update costs what
-it changes, not the length of the signature; with a pivot entry of +-1 (nearly always) a signature's
-change is a multiple of ``s`` and so is the change of its sums: one product per signature. Equal keys are
-only candidates: a hit is confirmed by an exact comparison, so a collision costs a comparison, never a
-wrong decision.
+``H1 / H2`` (modulo the prime). Only these sums are kept up to date, not the signatures themselves: with
+a pivot entry of +-1 (nearly always) a signature's change is a multiple of ``s`` and so is the change of
+its sums, one product per protected vector with ``<y_p, p> != 0`` (found through the coordinates of the
+pivot ``y_p``, as the protected vectors hold a few inner cells each). Equal keys are only candidates: a hit
+is confirmed by an exact comparison with the signature worked out from the basis, so a collision costs a
+comparison, never a wrong decision.
 
 Every number is a Python integer: rank decisions are exact; no floating point, no tolerance. Updates are
 fraction free (``y := a*y - b*pivot``, divided by the gcd of the result when ``a != 1``); the pivot is
@@ -69,20 +70,21 @@ class Elimination:
         rng = random.Random(SEED)
         self.r1 = [rng.randrange(1, PRIME) for _ in range(n)]
         self.r2 = [rng.randrange(1, PRIME) for _ in range(n)]
-        self.sig: list[dict[int, int]] = []
+        self.protected: list[dict[int, int]] = []
+        self.by_coord: dict[int, list[tuple[int, int]]] = defaultdict(list)  # coordinate -> (vector, coefficient)
         self.h1: list[int] = []
         self.h2: list[int] = []
-        self.sig_rows: dict[int, set[int]] = defaultdict(set)
         self.index: dict[int, set[int]] = defaultdict(set)
         self.keys: list[int] = []
+        self.counts: dict[int, int] = {}  # per basis vector, where known: see _count
         for j, p in enumerate(protected):
-            sig = {c: v for c, v in p.items() if v}
-            if not sig:
+            vector = {c: v for c, v in p.items() if v}
+            if not vector:
                 raise ValueError("a protected vector has no inner cells")
-            self.sig.append(sig)
-            for b in sig:
-                self.sig_rows[b].add(j)
-            h1, h2 = self._hashes(sig)
+            self.protected.append(vector)
+            for c, v in vector.items():
+                self.by_coord[c].append((j, v))
+            h1, h2 = self._hashes(vector)  # at the start the basis is the unit vectors: the signature is p
             self.h1.append(h1)
             self.h2.append(h2)
             key = _ratio(h1, h2)
@@ -102,6 +104,25 @@ class Elimination:
                 s[b] += y
         return {b: v for b, v in s.items() if v}
 
+    def signature(self, j: int) -> dict[int, int]:
+        """``<y, p>`` for every basis vector ``y`` not orthogonal to the protected vector ``p`` number ``j``."""
+        s: dict[int, int] = defaultdict(int)
+        cols = self.cols
+        for c, w in self.protected[j].items():
+            for b, y in cols[c].items():
+                s[b] += w * y
+        return {b: v for b, v in s.items() if v}
+
+    def _products(self, y: dict[int, int]) -> dict[int, int]:
+        """``<y, p>`` for every protected vector ``p`` not orthogonal to the basis vector ``y`` (its entry in
+        their signatures)."""
+        out: dict[int, int] = defaultdict(int)
+        by_coord = self.by_coord
+        for c, v in y.items():
+            for j, w in by_coord.get(c, ()):
+                out[j] += v * w
+        return {j: v for j, v in out.items() if v}
+
     def offer(self, coords: Iterable[int]) -> bool:
         """Publish the cell that is the sum of these inner cells, if that reveals no protected vector; True
         when published."""
@@ -117,15 +138,29 @@ class Elimination:
     def _reveals(self, s: dict[int, int], hashes: tuple[int, int]) -> bool:
         """Some protected vector's signature is proportional to ``s`` (whose hashes are given)."""
         found = self.index.get(_ratio(*hashes))
-        return bool(found) and any(_proportional(s, self.sig[j]) for j in found)
+        return bool(found) and any(_proportional(s, self.signature(j)) for j in found)
 
     def hidden(self) -> bool:
         """Every protected vector is still changed by some perturbation (a check for tests)."""
-        return all(self.sig)
+        return all(self.signature(j) for j in range(len(self.protected)))
 
     def _pivot(self, s: dict[int, int]) -> int:
-        rows, sig_rows = self.rows, self.sig_rows
-        return min(s, key=lambda b: (len(rows[b]), len(sig_rows.get(b, ())), abs(s[b]) != 1, b))
+        """The basis vector with the fewest entries, then with the fewest protected vectors not orthogonal to
+        it (the fewest signatures to update), then with a pivot entry +-1."""
+        rows = self.rows
+        fewest = min(len(rows[b]) for b in s)
+        shortest = [b for b in s if len(rows[b]) == fewest]
+        if len(shortest) == 1:
+            return shortest[0]
+        return min(shortest, key=lambda b: (self._count(b), abs(s[b]) != 1, b))
+
+    def _count(self, b: int) -> int:
+        """The number of protected vectors not orthogonal to the basis vector ``y_b``, kept until ``y_b``
+        changes."""
+        n = self.counts.get(b)
+        if n is None:
+            n = self.counts[b] = len(self._products(self.rows[b]))
+        return n
 
     def _restrict(self, s: dict[int, int], hashes: tuple[int, int]) -> None:
         """Keep only the perturbations orthogonal to the published cell whose functional is ``s``."""
@@ -136,58 +171,48 @@ class Elimination:
             changed = self._eliminate(s, p)
         self._rekey(changed)
 
-    def _eliminate_unit(self, s: dict[int, int], p: int, hashes: tuple[int, int]) -> set[int]:
+    def _eliminate_unit(self, s: dict[int, int], p: int, hashes: tuple[int, int]) -> Iterable[int]:
         """``_eliminate`` for a pivot with ``s[p] = +-1``, the usual case: no multiplier, no gcd, so every
         ``y_b := y_b - s[b] * s[p] * y_p`` and ``sigma_j[b] := sigma_j[b] - s[b] * s[p] * sigma_j[p]``, and
         a protected vector's hashes change by ``-sigma_j[p] * s[p] * H(s)`` in all (dropping ``y_p`` too:
-        ``s[p] * s[p] = 1``), so they are updated once per vector, not once per entry."""
+        ``s[p] * s[p] = 1``): only the vectors with ``sigma_j[p] != 0`` change, once each."""
         sp_, yp = s[p], self.rows[p]
-        rows, cols, sig, sig_rows = self.rows, self.cols, self.sig, self.sig_rows
-        others = [(b, sb * sp_) for b, sb in s.items() if b != p]  # (b, beta)
-        for b, beta in others:
-            yb = rows[b]
-            for c, v in yp.items():
+        rows, cols = self.rows, self.cols
+        with_p = self._products(yp)
+        others = [(b, rows[b], sb * sp_) for b, sb in s.items() if b != p]
+        counts = self.counts
+        for b, _, _ in others:
+            counts.pop(b, None)
+        for c, v in yp.items():
+            col = cols[c]
+            for b, yb, beta in others:
                 new = yb.get(c, 0) - beta * v
                 if new:
                     yb[c] = new
-                    cols[c][b] = new
+                    col[b] = new
                 else:  # beta * v != 0: the entry was there and cancels
                     del yb[c]
-                    del cols[c][b]
-        for c in yp:
-            del cols[c][p]
+                    del col[b]
+            del col[p]
         del rows[p]
-        with_p = sig_rows.pop(p, set())
         h1, h2 = self.h1, self.h2
         s1, s2 = sp_ * hashes[0], sp_ * hashes[1]
-        for j in with_p:
-            sj = sig[j]
-            sjp = sj.pop(p)
-            for b, beta in others:
-                old = sj.get(b, 0)
-                new = old - beta * sjp  # != old: beta and sjp are not 0
-                if new:
-                    if not old:
-                        sig_rows[b].add(j)
-                    sj[b] = new
-                else:
-                    del sj[b]
-                    sig_rows[b].discard(j)
+        for j, sjp in with_p.items():
             h1[j] = (h1[j] - sjp * s1) % PRIME
             h2[j] = (h2[j] - sjp * s2) % PRIME
         return with_p
 
-    def _rekey(self, changed: set[int]) -> None:
+    def _rekey(self, changed: Iterable[int]) -> None:
         """Move the protected vectors whose signatures changed to their new keys. The inverses of their H2
         are found together (one modular inverse and three products each, Montgomery's trick)."""
-        sig, keys, index, h1, h2 = self.sig, self.keys, self.index, self.h1, self.h2
+        keys, index, h1, h2 = self.keys, self.index, self.h1, self.h2
         todo = []
         for j in changed:
             bucket = index[keys[j]]
             bucket.discard(j)
             if not bucket:
                 del index[keys[j]]
-            if not sig[j]:
+            if not h1[j] and not h2[j] and not self.signature(j):
                 raise AssertionError("a protected vector was revealed by an accepted publication")
             if h2[j]:
                 todo.append(j)
@@ -206,24 +231,27 @@ class Elimination:
             index[keys[j]].add(j)
 
     def _eliminate(self, s: dict[int, int], p: int) -> set[int]:
-        """Update the basis and the signatures for the publication of the cell with functional ``s``,
-        pivot ``p``; returns the protected vectors whose signatures changed."""
+        """Update the basis and the hashes of the signatures for the publication of the cell with functional
+        ``s``, pivot ``p``; returns the protected vectors whose signatures changed.
+
+        Every basis vector in ``s`` changes here, not by a multiple of ``y_p``, so the hashes are updated
+        through the coordinates: ``H1_j = sum_b r1[b] * <y_b, p_j> = <R1, p_j>`` with ``R1 = sum_b r1[b] * y_b``
+        (likewise ``H2``). The change of ``R1`` is collected entry by entry as the basis vectors change, and
+        then added to the hashes of the protected vectors holding those coordinates."""
         sp_, yp = s[p], self.rows[p]
-        rows, cols, sig, sig_rows = self.rows, self.cols, self.sig, self.sig_rows
-        h1, h2, r1b, r2b = self.h1, self.h2, self.r1, self.r2
-        with_p = sig_rows.get(p, set())
-        changed: set[int] = set(with_p)
+        rows, cols, r1b, r2b = self.rows, self.cols, self.r1, self.r2
+        d1: dict[int, int] = defaultdict(int)
+        d2: dict[int, int] = defaultdict(int)
         for b, sb in s.items():
             if b == p:
                 continue
             # y_b := alpha * y_b - beta * y_p, so that <y_b, c> = 0
-            if sp_ == 1:
-                alpha, beta = 1, sb
-            elif sp_ == -1:
-                alpha, beta = 1, -sb
-            else:
-                alpha, beta = sp_, sb
+            k = gcd(sp_, sb) * (1 if sp_ > 0 else -1)
+            alpha, beta = sp_ // k, sb // k
             yb = rows[b]
+            self.counts.pop(b, None)
+            touched = list(yp) if alpha == 1 else list(yb.keys() | yp.keys())
+            old = [yb.get(c, 0) for c in touched]
             if alpha != 1:
                 for c in yb:
                     yb[c] *= alpha
@@ -233,52 +261,42 @@ class Elimination:
                     yb[c] = new
                 else:
                     yb.pop(c, None)
-            g = 1
             if alpha != 1:
                 g = 0
                 for v in yb.values():
                     g = gcd(g, v)
-                g = g or 1
-                if g != 1:
+                if g > 1:
                     for c in yb:
                         yb[c] //= g
-            for c in (yp if alpha == 1 else set(yb) | set(yp)):
-                v = yb.get(c, 0)
-                if v:
-                    cols[c][b] = v
-                else:
-                    cols[c].pop(b, None)
-            # the signatures follow: sigma_j[b] := (alpha * sigma_j[b] - beta * sigma_j[p]) / g
-            if alpha == 1 and g == 1:
-                affected = with_p
-            else:
-                affected = with_p | sig_rows.get(b, set())
             r1, r2 = r1b[b], r2b[b]
-            for j in affected:
-                sj = sig[j]
-                old = sj.get(b, 0)
-                new = (alpha * old - beta * sj.get(p, 0))
-                if new % g:
-                    raise AssertionError("fraction-free update left a remainder")
-                new //= g
-                if new != old:
-                    h1[j] = (h1[j] + (new - old) * r1) % PRIME
-                    h2[j] = (h2[j] + (new - old) * r2) % PRIME
-                if new:
-                    if b not in sj:
-                        sig_rows[b].add(j)
-                    sj[b] = new
-                elif b in sj:
-                    del sj[b]
-                    sig_rows[b].discard(j)
-                changed.add(j)
-        for c in yp:
-            del cols[c][p]
-        del rows[p]
+            for c, before in zip(touched, old):
+                v = yb.get(c, 0)
+                if v != before:
+                    d1[c] += (v - before) * r1
+                    d2[c] += (v - before) * r2
+                    if v:
+                        cols[c][b] = v
+                    else:
+                        del cols[c][b]
         r1, r2 = r1b[p], r2b[p]
-        for j in with_p:
-            old = sig[j].pop(p)
-            h1[j] = (h1[j] - old * r1) % PRIME
-            h2[j] = (h2[j] - old * r2) % PRIME
-        sig_rows.pop(p, None)
+        for c, v in yp.items():
+            d1[c] -= v * r1
+            d2[c] -= v * r2
+            del cols[c][p]
+        changed = set(self._products(yp))  # the signatures that lose their entry for p (and could empty)
+        del rows[p]
+        dh1: dict[int, int] = defaultdict(int)
+        dh2: dict[int, int] = defaultdict(int)
+        for c, v1 in d1.items():
+            v2 = d2[c]
+            for j, w in self.by_coord.get(c, ()):
+                dh1[j] += w * v1
+                dh2[j] += w * v2
+        h1, h2 = self.h1, self.h2
+        for j, v1 in dh1.items():
+            v1, v2 = v1 % PRIME, dh2[j] % PRIME
+            if v1 or v2:
+                h1[j] = (h1[j] + v1) % PRIME
+                h2[j] = (h2[j] + v2) % PRIME
+                changed.add(j)
         return changed
