@@ -1,6 +1,7 @@
 """Steps fed one person bucket of ``fact_dream`` per task (``dream.model.buckets``) give the rows of the way
 that reads the table through Spark and shuffles it by person (the same function on the same persons);
-that way's rows are hand-checked in tests/test_spells.py and tests/test_measures.py."""
+that way's rows are hand-checked in tests/test_spells.py and tests/test_measures.py (and those of
+``noegletal``, counted one year of ``overgang_52`` per task the same way, in tests/test_model.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pyspark.sql import functions as F
 
 from dream.measures.benefit_share import benefit_share_from_table, build_benefit_share
 from dream.measures.progression import build_progression, progression_from_table
+from dream.measures.public_support import build_public_support, public_support_from_table
 from dream.model.activation import activation_spells_from_table, build_activation_spells
 from dream.model.buckets import map_buckets
 from dream.model.fact import PERSON_BUCKET, person_bucket
@@ -68,6 +70,14 @@ def test_the_long_window_share_by_bucket_equals_the_shuffled_one(spark, tables):
     got = benefit_share_from_table(spark, tables["bucketed"], dim_tid, FIRST.monday, WINDOW)
     assert got.count() > 10
     expected = build_benefit_share(tables["plain"], dim_tid, FIRST.monday, WINDOW)
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_public_support_by_bucket_equals_the_shuffled_one(spark, tables):
+    dim_tid = spark.read.format("delta").load(tables["dim_tid"])
+    got = public_support_from_table(spark, tables["bucketed"], dim_tid, None)
+    assert got.count() > 10
+    expected = build_public_support(tables["plain"], dim_tid, None)
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 

@@ -14,7 +14,7 @@ from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, benefit_share_fro
 from dream.measures.duration import build_duration, intervals_frame
 from dream.measures.passive import build_passive_share
 from dream.measures.progression import progression_from_table
-from dream.measures.public_support import POPULATION_COLUMNS, build_public_support
+from dream.measures.public_support import POPULATION_COLUMNS, public_support_from_table
 from dream.model.spells import delivered_span
 from dream.tables import table_path, write_table
 
@@ -50,12 +50,13 @@ def build_measures(spark: SparkSession, warehouse: str, *, window_weeks: int = D
     def read(name: str) -> DataFrame:
         return spark.read.format("delta").load(table_path(warehouse, name))
 
-    fact, dim_tid, months = read("fact_dream"), read("dim_tid"), read("fact_forloeb_maaned")
+    dim_tid, months = read("dim_tid"), read("fact_forloeb_maaned")
     span, fact_table = delivered_span(dim_tid), table_path(warehouse, "fact_dream")  # read by person bucket
     tables = {
         "maaling_varighed": build_duration(months, intervals_frame(spark)),
         "maaling_passivandel": build_passive_share(months),
-        "maaling_offentlig_forsoergelse": build_public_support(fact, dim_tid, read_population(spark, warehouse)),
+        "maaling_offentlig_forsoergelse": public_support_from_table(spark, fact_table, dim_tid,
+                                                                    read_population(spark, warehouse)),
         "maaling_progression": progression_from_table(spark, fact_table, span),
         "maaling_andel_paa_ydelse": benefit_share_from_table(spark, fact_table, dim_tid, span.first_monday,
                                                              window_weeks),

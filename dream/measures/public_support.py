@@ -23,14 +23,22 @@ Definition
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+import functools
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from dream.model.buckets import days, encoded, map_buckets, map_persons, month_labels, month_numbers, take
 from dream.model.weeks import month_label
 from dream.reference.codes import public_support_total
 
 AGE_MIN, AGE_MAX = 16, 66
 POPULATION_COLUMNS = {"kommune": "string", "aar": "int", "alder": "int", "antal": "bigint"}
+SUPPORT_INPUT = ["person_id", "uge_start", "kommune", "ydelsesgruppe", "offentlig_forsoergelse", "alder"]
+CELL_SCHEMA = "periode string, kommune string, ydelsesgruppe string, ydelsesuger long, antal_personer long"
 OFFENTLIG_COLUMNS = ["periode", "kommune", "ydelsesgruppe", "ydelsesuger", "uger_i_perioden", "fuldtidspersoner",
                      "antal_personer", "befolkning_16_66", "andel_af_befolkning"]
 
@@ -55,23 +63,67 @@ def group_or_total(group: Column, is_total: Column) -> Column:
     return F.when(is_total, F.lit(public_support_total())).otherwise(group)
 
 
-def person_cells(fact: DataFrame) -> DataFrame:
-    """One row per month, municipality, group (and all groups) and person: the person's weeks there. One
-    grouping-sets aggregate makes both levels in a single pass; a person in two groups is one person in
-    the all-groups row."""
-    keys = ["periode", "kommune", "ydelsesgruppe", "person_id"]
-    rows = (fact.where(F.col("offentlig_forsoergelse") & of_working_age(F.col("alder")))
-            .select(month_label(F.col("uge_start")).alias("periode"), "kommune", "ydelsesgruppe", "person_id"))
-    return (rows.groupingSets([keys, ["periode", "kommune", "person_id"]], *keys)
-            .agg(F.count(F.lit(1)).alias("uger"), (F.grouping("ydelsesgruppe") == 1).alias("i_alt"))
-            .select("periode", "kommune", group_or_total(F.col("ydelsesgruppe"), F.col("i_alt")).alias("ydelsesgruppe"),
-                    "person_id", "uger"))
+def support_cells_of(weeks: pa.Table, total: str) -> pa.Table | None:
+    """Per month (of the Thursday), municipality and group, and per month and municipality for all groups
+    (``total``): the person-weeks on public support aged 16-66 and the distinct persons with such a week,
+    of whole persons' weeks (``SUPPORT_INPUT``; a person's weeks are all in ``weeks`` or none are), so that
+    the counts of several such tables add up. A person in two groups is one person in the all-groups row."""
+    support = pc.fill_null(weeks.column("offentlig_forsoergelse").combine_chunks(), False)
+    age = weeks.column("alder").combine_chunks()
+    working_age = pc.fill_null(pc.and_(pc.greater_equal(age, AGE_MIN), pc.less_equal(age, AGE_MAX)), False)
+    rows = np.flatnonzero(pc.and_(support, working_age).to_numpy(zero_copy_only=False))
+    if not len(rows):
+        return None
+    month = month_numbers(days(weeks, "uge_start")[rows] + 3)
+    person, _ = encoded(weeks.column("person_id"))
+    kommune, kommune_values = encoded(weeks.column("kommune"))
+    group, group_values = encoded(weeks.column("ydelsesgruppe"))
+    # The group as a label index: 0 all groups, 1 no group (null), 2 + the group's index.
+    person, kommune, group = (a[rows].astype(np.int64) for a in (person, kommune, group + 2))
+    parts = [_counted(month, kommune, g, person) for g in (group, np.zeros_like(group))]
+    cells = np.concatenate([p[0] for p in parts], axis=1)
+    labels = pa.concat_arrays([pa.array([total], pa.string()), pa.array([None], pa.string()),
+                               group_values.cast(pa.string())])
+    return pa.table({
+        "periode": month_labels(cells[0]), "kommune": take(cells[1].astype(np.int32), kommune_values, None),
+        "ydelsesgruppe": take(cells[2].astype(np.int32), labels, None),
+        "ydelsesuger": pa.array(np.concatenate([p[1] for p in parts])),
+        "antal_personer": pa.array(np.concatenate([p[2] for p in parts])),
+    })
+
+
+def _counted(month: np.ndarray, kommune: np.ndarray, group: np.ndarray, person: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (month, municipality, group) cells (3 x cells), and per cell its rows and its persons."""
+    cells, cell = np.unique((month << 40) | (kommune << 16) | group, return_inverse=True)
+    pairs = np.unique(cell.ravel().astype(np.int64) * (int(person.max()) + 1) + person)
+    rows_per_cell = np.bincount(cell.ravel(), minlength=len(cells))
+    persons_per_cell = np.bincount(pairs // (int(person.max()) + 1), minlength=len(cells))
+    return np.stack([cells >> 40, (cells >> 16) & 0xFFFFFF, cells & 0xFFFF]), rows_per_cell, persons_per_cell
 
 
 def build_public_support(fact: DataFrame, dim_tid: DataFrame, population: DataFrame | None) -> DataFrame:
-    """``population``: the ``befolkning`` table, or None when the warehouse has none."""
-    cells = (person_cells(fact).groupBy("periode", "kommune", "ydelsesgruppe")
-             .agg(F.sum("uger").alias("ydelsesuger"), F.count(F.lit(1)).alias("antal_personer"))
+    """``population``: the ``befolkning`` table, or None when the warehouse has none. ``fact``'s rows are
+    shuffled by person and counted with numpy (``support_cells_of``)."""
+    cells = map_persons(fact.select(*SUPPORT_INPUT), _cells_function(), CELL_SCHEMA)
+    return _published(cells, dim_tid, population)
+
+
+def public_support_from_table(spark: SparkSession, fact_table: str, dim_tid: DataFrame,
+                              population: DataFrame | None) -> DataFrame:
+    """``build_public_support`` of the Delta table at ``fact_table``: one task per person bucket, no shuffle."""
+    cells = map_buckets(spark, fact_table, SUPPORT_INPUT, _cells_function(), CELL_SCHEMA)
+    return _published(cells, dim_tid, population)
+
+
+def _cells_function():
+    return functools.partial(support_cells_of, total=public_support_total())
+
+
+def _published(person_cells: DataFrame, dim_tid: DataFrame, population: DataFrame | None) -> DataFrame:
+    """The tasks' counts summed per cell, with the weeks of the month, the population and the shares."""
+    cells = (person_cells.groupBy("periode", "kommune", "ydelsesgruppe")
+             .agg(F.sum("ydelsesuger").alias("ydelsesuger"), F.sum("antal_personer").alias("antal_personer"))
              .join(F.broadcast(weeks_per_month(dim_tid)), "periode")
              .withColumn("aar", F.substring("periode", 1, 4).cast("int")))
     if population is None:
