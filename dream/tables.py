@@ -425,7 +425,7 @@ def pack_files(spark: SparkSession, path: str, files: list[DataFile], run_id: st
     partitions: dict[str, list[DataFile]] = {}
     for f in files:
         partitions.setdefault(json.dumps(f.partition_values, sort_keys=True), []).append(f)
-    kept, bins = [], []
+    bins: list[list[DataFile]] = []
     for group in partitions.values():
         current: list[DataFile] = []
         for f in sorted(group, key=lambda f: f.size):
@@ -445,8 +445,8 @@ def pack_files(spark: SparkSession, path: str, files: list[DataFile], run_id: st
             for index in batch.column(0).to_pylist():
                 sources = bins[index]
                 data = pa.concat_tables([_read_data_file(path, f) for f in sources]).unify_dictionaries()
-                packed = write_data_file(path, data, sources[0].partition_values, file_tag(run_id, _PACKING_TASK + index),
-                                         stats_columns)
+                packed = write_data_file(path, data, sources[0].partition_values,
+                                         file_tag(run_id, _PACKING_TASK + index), stats_columns)
                 yield pa.record_batch([pa.array([packed.add_action()], pa.string())], names=["fil"])
     rows = spark.range(len(bins), numPartitions=len(bins)).mapInArrow(run, "fil string").collect()
     packed = [DataFile.from_add_action(row.fil) for row in rows]

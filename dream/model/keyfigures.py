@@ -55,8 +55,8 @@ def key_figure_counts_of(rows: pa.Table) -> pa.Table:
     status = _lookup(state, [code.get(v, -1) for v in state_values.to_pylist()], -1)
     own = _lookup(group, [groups.index(g) if g in groups else -1 for g in group_values.to_pylist()], -1)
     in_selected = _lookup(group, [g in selected for g in group_values.to_pylist()], False)
-    later_values = later_values.to_pylist()
-    pooled_status = _lookup(later, [2 if g == blank_group() else 0 if g in selected else 1 for g in later_values], 2)
+    pooled_status = _lookup(later, [2 if g == blank_group() else 0 if g in selected else 1
+                                    for g in later_values.to_pylist()], 2)
     # The subjects: a row per (person-week, counted group).
     mine, pool = np.flatnonzero(own >= 0), np.flatnonzero(in_selected)
     subjects = np.concatenate([mine, pool])
