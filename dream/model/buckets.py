@@ -19,11 +19,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 
-from dream.model.fact import PERSON_BUCKET
 from dream.tables import files_by_partition, filesystem
 
 log = logging.getLogger(__name__)
 
+PERSON_BUCKET = "person_bucket"  # fact_dream's partition column: all of a person's weeks are in one bucket
 PersonsFunction = Callable[[pa.Table], "pa.Table | None"]  # whole persons' rows in, any rows (or None) out
 
 
@@ -65,22 +65,28 @@ def _batches(function: PersonsFunction, rows: pa.Table) -> Iterator[pa.RecordBat
                              else column for name, column in zip(out.column_names, out.columns)}).to_batches()
 
 
-def read_bucket(files: list[tuple[str, dict]], columns: list[str]) -> pa.Table:
-    """``columns`` of Parquet files of a Delta table; a partition column among them (an integer one, never
-    null: ``aar`` of ``fact_dream``) from the files' partition values. Text columns dictionary-encoded."""
-    partitioned = files[0][1]
-    stored = [c for c in columns if c not in partitioned]
+def read_bucket(files: list[tuple[str, dict]], columns: list[str], text: tuple[str, ...] = (),
+                kommuner: tuple[str, ...] | None = None) -> pa.Table | None:
+    """``columns`` of Parquet files of a Delta table (None: no files); a partition column among them from
+    the files' partition values: as text when named in ``text`` (``kommune`` of ``dsa_y``), else as an
+    integer (never null: ``aar``). Text columns dictionary-encoded; only the rows of ``kommuner`` when given
+    (of the files that have the column)."""
     parts = []
     for location, values in files:
         fs, file = filesystem(location)
         schema = pq.read_schema(file, filesystem=fs)
-        text = [c for c in stored if pa.types.is_string(schema.field(c).type)]
-        part = pq.read_table(file, columns=stored, read_dictionary=text, filesystem=fs)
-        for column, value in values.items():
-            if column in columns:
-                part = part.append_column(column, pa.array(np.full(part.num_rows, int(value), np.int32)))
+        stored = [c for c in columns if c not in values]
+        strings = [c for c in stored if pa.types.is_string(schema.field(c).type)]
+        where = [("kommune", "in", list(kommuner))] if kommuner is not None and "kommune" in schema.names else None
+        part = pq.read_table(file, columns=stored, read_dictionary=strings, filesystem=fs, filters=where)
+        for column in columns:
+            if column in values and column in text:
+                part = part.append_column(column, pa.DictionaryArray.from_arrays(
+                    pa.array(np.zeros(part.num_rows, np.int32)), pa.array([values[column]], pa.string())))
+            elif column in values:
+                part = part.append_column(column, pa.array(np.full(part.num_rows, int(values[column]), np.int32)))
         parts.append(part.select(columns))
-    return pa.concat_tables(parts).unify_dictionaries()
+    return pa.concat_tables(parts).unify_dictionaries() if parts else None
 
 
 def encoded(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:

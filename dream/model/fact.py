@@ -23,13 +23,13 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
+from dream.model.buckets import PERSON_BUCKET, encoded, numbers, read_bucket
 from dream.reference.codes import benefit_codes, visitation_categories, visitation_families
-from dream.tables import TableFile, file_tag, filesystem, table_files, table_path, write_data_file, write_files, \
+from dream.tables import TableFile, file_tag, table_files, table_path, write_data_file, write_files, \
     write_table
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,6 @@ FACT_COLUMNS = FACT_SCHEMA.names[:-1]
 # per task straight from its files, with no shuffle (``dream.model.buckets``): a bucket is what one task
 # holds, so the number of buckets grows with the weekly rows (about this many rows a bucket; at least 2).
 ROWS_PER_PERSON_BUCKET = 4_000_000
-PERSON_BUCKET = "person_bucket"
 # A year's weekly rows per task building the fact: a larger year is split by municipality.
 ROWS_PER_FACT_TASK = 8_000_000
 # Delta statistics on what readers filter on; not on the 64-character person ids (they skip nothing), nor on
@@ -111,7 +110,7 @@ def fact_rows_of(weeks: pa.Table, values: dict[str, pa.Table | None], persons: p
     (person_id, the period column, the value; None: no rows); ``persons`` holds person_id and foed_dato;
     ``codes`` the benefit codes (``CODE_COLUMNS``). A week with no value for its period gets null; a key
     found twice in a value table takes one of its values (the ingest writes each key once)."""
-    person, ids = _encoded(weeks.column("person_id"))
+    person, ids = encoded(weeks.column("person_id"))
     n = len(person)
     monday = weeks.column("uge_start").combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)
     thursday = monday + 3
@@ -133,13 +132,13 @@ def fact_rows_of(weeks: pa.Table, values: dict[str, pa.Table | None], persons: p
         found = np.flatnonzero(row_person >= 0)
         keys = row_person[found].astype(np.int64) * spec.slots
         if spec.period is not None:
-            keys += _numbers(table.column(spec.period))[found]
+            keys += numbers(table, spec.period)[found]
         lookup = np.full(len(ids) * spec.slots, -1, np.int64)
         lookup[keys] = found
         out[spec.column] = _take(table.column(spec.column), lookup[person.astype(np.int64) * spec.slots
                                                                    + period[spec.period]])
 
-    code, code_values = _encoded(weeks.column("ydelseskode"))
+    code, code_values = encoded(weeks.column("ydelseskode"))
     code_row = _positions(code_values, codes.column("ydelseskode").combine_chunks())
     dim_row = np.where(code >= 0, code_row[np.maximum(code, 0)], -1)
     out["ydelseskode"] = _take(weeks.column("ydelseskode"), None)
@@ -176,7 +175,7 @@ def group_with_visitation(codes: pa.Table, dim_row: np.ndarray, visitation: pa.A
     family_names = list(families)
     family = np.array([family_names.index(f) if f in families else -1
                        for f in codes.column("ydelsesfamilie").to_pylist()] + [-1], np.int32)
-    category, category_values = _encoded(visitation)
+    category, category_values = encoded(visitation)
     variant = [variants.get(c.strip(" ").lower()) if c is not None else None for c in category_values.to_pylist()]
     chosen = np.array([[index[families[f][v]] if v is not None else -1 for v in variant] + [-1]
                        for f in family_names], np.int32).reshape(len(family_names), len(variant) + 1)
@@ -207,24 +206,12 @@ def age_on(day: np.ndarray, birth: np.ndarray) -> np.ndarray:
     return np.floor_divide(thirty_firsts, 12 * 31).astype(np.int32)
 
 
-def _encoded(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """A text column as (index per row, -1 where null; the distinct values)."""
-    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    if not pa.types.is_dictionary(array.type):
-        array = pc.dictionary_encode(array)
-    return pc.fill_null(array.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32), array.dictionary
-
-
 def _positions(column: pa.ChunkedArray | pa.Array, values: pa.Array) -> np.ndarray:
     """Each row's position in ``values`` (int64), -1 where it is not there or null."""
-    index, distinct = _encoded(column)
+    index, distinct = encoded(column)
     where = pc.fill_null(pc.index_in(distinct.cast(values.type), value_set=values), -1).to_numpy(
         zero_copy_only=False).astype(np.int64)
     return np.where(index >= 0, np.append(where, -1)[index], -1)
-
-
-def _numbers(column: pa.ChunkedArray) -> np.ndarray:
-    return column.combine_chunks().cast(pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def _take(column: pa.ChunkedArray, rows: np.ndarray | None) -> pa.Array:
@@ -317,11 +304,11 @@ def _fact_task(tasks: list[FactTask], codes: pa.Table, buckets: int, path: str, 
 
 def _write_task(task: FactTask, codes: pa.Table, buckets: int, path: str, tag: str) -> pa.RecordBatch:
     """One task's fact rows, written as one file per person bucket: a batch of the files' add actions."""
-    weeks = read_files(task.weeks, ["person_id", "uge", "uge_start", "ydelseskode", "kommune"])
-    values = {spec.table: read_files(task.values[spec.table], ["person_id", *([spec.period] if spec.period else []),
-                                                               spec.column], task.kommuner)
+    weeks = read_bucket(task.weeks, ["person_id", "uge", "uge_start", "ydelseskode", "kommune"], ("kommune",))
+    values = {spec.table: read_bucket(task.values[spec.table], ["person_id", *([spec.period] if spec.period else []),
+                                                                spec.column], kommuner=task.kommuner)
               for spec in VALUES}
-    persons = read_files(task.persons, ["person_id", "foed_dato"])
+    persons = read_bucket(task.persons, ["person_id", "foed_dato"])
     added = []
     if weeks is not None and weeks.num_rows:
         rows = fact_rows_of(weeks, values, persons, codes, task.aar, buckets)
@@ -334,27 +321,6 @@ def _write_task(task: FactTask, codes: pa.Table, buckets: int, path: str, tag: s
             partition = {"aar": task.aar, PERSON_BUCKET: int(bucket[order[start]])}
             added.append(write_data_file(path, part, partition, tag, FACT_STATS).add_action())
     return pa.record_batch([pa.array(added, pa.string())], names=["fil"])
-
-
-def read_files(files: tuple[tuple[str, dict], ...], columns: list[str], kommuner: tuple[str, ...] | None = None
-               ) -> pa.Table | None:
-    """``columns`` of Parquet files of a Delta table (a partition column among them from the files' partition
-    values, as text), text columns dictionary-encoded; only the rows of ``kommuner`` when given. None: no files."""
-    parts = []
-    for location, values in files:
-        fs, file = filesystem(location)
-        schema = pq.read_schema(file, filesystem=fs)
-        stored = [c for c in columns if c not in values]
-        text = [c for c in stored if pa.types.is_string(schema.field(c).type)]
-        where = [("kommune", "in", list(kommuner))] if kommuner is not None and "kommune" in schema.names else None
-        part = pq.read_table(file, columns=stored, read_dictionary=text, filesystem=fs, filters=where)
-        for column in columns:
-            if column in values:
-                constant = pa.DictionaryArray.from_arrays(pa.array(np.zeros(part.num_rows, np.int32)),
-                                                          pa.array([values[column]], pa.string()))
-                part = part.append_column(column, constant)
-        parts.append(part.select(columns))
-    return pa.concat_tables(parts).unify_dictionaries() if parts else None
 
 
 def _year_files(spark: SparkSession, warehouse: str, name: str, staging: Path) -> dict[int, list[TableFile]]:
