@@ -18,8 +18,8 @@ Definition
 - Shares are of the measured spells: ``antal_forloeb - antal_ikke_opgjort``.
 
 How: one Spark task per person bucket of ``fact_dream`` (``dream.model.buckets``) makes the bucket's
-activation spells (``activation_spells_of``, as ``fact_aktivering``) and joins each follow-up point to the
-person's week with pyarrow; only the follow-up rows (two per spell) go on to Spark to be counted.
+activation spells (``activation_spells_of``, as ``fact_aktivering``) and finds each follow-up point's
+week by a binary search on (person, Monday); only the follow-up rows (two per spell) go on to Spark to be counted.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dream.model.activation import ACTIVATION_INPUT, activation_spells_of
-from dream.model.buckets import days, map_buckets, map_persons, month_labels, month_numbers
+from dream.model.buckets import days, encoded, map_buckets, map_persons, month_labels, month_numbers
 from dream.model.spells import DeliveredSpan
 from dream.reference.codes import exit_codes, progression_rules
 
@@ -65,21 +65,34 @@ def follow_up_status(code: Column, activation_type: Column, week: Column, last_m
 def follow_ups_of(weeks: pa.Table, span: DeliveredSpan) -> pa.Table | None:
     """Per activation spell of whole persons' weeks (``ACTIVATION_INPUT``) that did not start in the first
     delivered week, and per follow-up point: the code and activation type of the person's week then (none:
-    a blank week), found by a join on (person, Monday)."""
+    a blank week). (person, Monday) is the weeks' key: a binary search in the weeks sorted by it finds the
+    week of each point, or shows that the person has none then."""
     spells = activation_spells_of(weeks, span)
     if spells is None:
         return None
     spells = spells.filter(pc.invert(spells.column("startet_foer_data")))
+    person, persons = encoded(weeks.column("person_id"))
+    week_key = (person.astype(np.int64) << 32) | days(weeks, "uge_start").astype(np.int64)
+    order = np.argsort(week_key, kind="stable")
+    sorted_keys = week_key[order]
+    spell_person = pc.index_in(spells.column("person_id").cast(pa.string()), value_set=persons).to_numpy(
+        zero_copy_only=False).astype(np.int64)  # every spell's person has weeks: no null
     start = days(spells, "start_uge_start").astype(np.int64)
-    text = {c: spells.column(c).cast(pa.string()) for c in ("person_id", "kommune", "ydelsesgruppe", "aktiveringstype")}
-    points = pa.concat_tables([pa.table({
-        **text, "periode": month_labels(month_numbers(start + 3)).cast(pa.string()),
-        "uger_efter_start": pa.array(np.full(len(start), k, np.int32)),
-        "opfoelgning": pa.array((start + 7 * k).astype(np.int32)).view(pa.date32())}) for k in FOLLOW_UP_WEEKS])
-    then = pa.table({"person_id": weeks.column("person_id").cast(pa.string()), "opfoelgning": weeks.column("uge_start"),
-                     "kode_da": weeks.column("ydelseskode").cast(pa.string()),
-                     "type_da": weeks.column("aktiveringstype").cast(pa.string())})
-    return points.join(then, ["person_id", "opfoelgning"], join_type="left outer").select(FOLLOW_UP_COLUMNS)
+    text = {c: spells.column(c).cast(pa.string()) for c in ("kommune", "ydelsesgruppe", "aktiveringstype")}
+    code, type_ = (weeks.column(c).cast(pa.string()) for c in ("ydelseskode", "aktiveringstype"))
+    points = []
+    for k in FOLLOW_UP_WEEKS:
+        then = start + 7 * k
+        key = (spell_person << 32) | then
+        at = np.minimum(np.searchsorted(sorted_keys, key), len(sorted_keys) - 1)
+        found = sorted_keys[at] == key
+        rows = pa.array(order[at], mask=~found)  # a null row: no week then
+        points.append(pa.table({
+            "periode": month_labels(month_numbers(start + 3)).cast(pa.string()), **text,
+            "uger_efter_start": pa.array(np.full(len(start), k, np.int32)),
+            "opfoelgning": pa.array(then.astype(np.int32)).view(pa.date32()),
+            "kode_da": code.take(rows), "type_da": type_.take(rows)}))
+    return pa.concat_tables(points).select(FOLLOW_UP_COLUMNS)
 
 
 def follow_ups(fact: DataFrame, span: DeliveredSpan) -> DataFrame:
