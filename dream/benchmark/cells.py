@@ -1,11 +1,21 @@
 """The inner cells of the benchmark: every person-month with a benefit week in exactly one cell
-(kommune x ydelsesgruppe x visitationsgruppe x aktivering), so every margin is an exact sum of persons."""
+(kommune x ydelsesgruppe x visitationsgruppe x aktivering), so every margin is an exact sum of persons.
+
+The person months are found with numpy on whole persons' weeks, one person bucket of ``fact_dream`` per
+Spark task (``dream.model.buckets``: no shuffle of the weeks); Spark counts them per cell."""
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+import datetime as dt
+import functools
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from dream.model.buckets import days, encoded, map_buckets, map_persons, month_labels, month_numbers
 from dream.model.weeks import month_label
 from dream.reference.kommuner import UNKNOWN_KOMMUNE
 
@@ -19,27 +29,60 @@ RECIPIENTS, ACTIVATED, ACTIVATION_SPELLS, POPULATION = (
 INNER_COLUMNS = ["periode", "maal", "kommune", *DIMENSIONS, "antal", "personer"]
 
 
-def visitation_group(category: Column) -> Column:
-    """The visitation category as published; no category is a group of its own."""
-    return F.coalesce(F.trim(category), F.lit(NOT_VISITED))
+MONTH_INPUT = ["person_id", "uge_start", "ydelsesgruppe", "kommune", "visitationskategori", "aktiv", "aktiveringstype"]
+MONTH_SCHEMA = ("person_id string, periode string, kommune string, ydelsesgruppe string, visitationsgruppe string, "
+                "aktivering string")
 
 
-def person_months(fact: DataFrame) -> DataFrame:
-    """One row per person and month (by the week's Thursday) with a benefit week: kommune, ydelsesgruppe and
-    visitationsgruppe of the LAST benefit week of the month, aktivering of the last ACTIVE week."""
-    weeks = fact.where(F.col("ydelsesgruppe").isNotNull()).withColumn("periode", month_label(F.col("uge_start")))
-    # max of a struct led by the Monday = the last week's values, in one aggregation (no window, no join)
-    last = F.max(F.struct("uge_start", "kommune", "ydelsesgruppe", "visitationskategori"))
-    last_active = F.max(F.when(F.col("aktiv"), F.struct("uge_start", "aktiveringstype")))
-    months = weeks.groupBy("person_id", "periode").agg(last.alias("s"), last_active.alias("a"))
-    aktivering = (F.when(F.col("a").isNull(), F.lit(NOT_ACTIVATED))
-                  .otherwise(F.coalesce(F.col("a.aktiveringstype"), F.lit(UNKNOWN_TYPE))))
-    return months.select(
-        "person_id", "periode",
-        F.coalesce(F.col("s.kommune"), F.lit(UNKNOWN_KOMMUNE)).alias("kommune"),
-        F.col("s.ydelsesgruppe").alias("ydelsesgruppe"),
-        visitation_group(F.col("s.visitationskategori")).alias("visitationsgruppe"),
-        aktivering.alias("aktivering"))
+def person_months(fact: DataFrame, start: dt.date) -> DataFrame:
+    """``person_months_of`` on any DataFrame of weeks (``MONTH_INPUT``), shuffled by person."""
+    return map_persons(fact.select(*MONTH_INPUT), functools.partial(person_months_of, start=start), MONTH_SCHEMA)
+
+
+def person_months_from_table(spark: SparkSession, fact_table: str, start: dt.date) -> DataFrame:
+    """``person_months`` of the Delta table at ``fact_table`` (``fact_dream``): one task per person bucket,
+    reading only the years from ``start``'s on (a week's ISO year is its Thursday's)."""
+    return map_buckets(spark, fact_table, MONTH_INPUT, functools.partial(person_months_of, start=start),
+                       MONTH_SCHEMA, years_from=start.year)
+
+
+def person_months_of(weeks: pa.Table, start: dt.date) -> pa.Table | None:
+    """One row per person and month (by the week's Thursday, from ``start`` on) with a benefit week (a
+    ``ydelsesgruppe``), from whole persons' weeks: kommune, ydelsesgruppe and visitationsgruppe of the LAST
+    benefit week of the month, aktivering of the last ACTIVE one among them. With numpy: the weeks sorted by
+    person and Monday; a month's row is its last week; its last active week is the latest active week at or
+    before it in the same person and month (a running maximum of active row numbers)."""
+    thursday = days(weeks, "uge_start").astype(np.int64) + 3
+    weeks = weeks.filter(pc.and_(pc.is_valid(weeks.column("ydelsesgruppe")),
+                                 pa.array(thursday >= (start - dt.date(1970, 1, 1)).days)))
+    if not weeks.num_rows:
+        return None
+    person, _ = encoded(weeks.column("person_id"))
+    day = days(weeks, "uge_start")
+    order = np.lexsort((day, person))
+    month = month_numbers(day[order].astype(np.int64) + 3)
+    p = person[order]
+    new_month = np.r_[True, (p[1:] != p[:-1]) | (month[1:] != month[:-1])]
+    last = np.flatnonzero(np.r_[new_month[1:], True])
+    row = np.arange(len(order))
+    active = pc.fill_null(weeks.column("aktiv"), False).to_numpy(zero_copy_only=False)[order]
+    month_start = np.maximum.accumulate(np.where(new_month, row, 0))
+    latest_active = np.maximum.accumulate(np.where(active, row, -1))[last]
+    activated = latest_active >= month_start[last]
+    rows, active_rows = order[last], order[np.where(activated, latest_active, 0)]
+    kind = weeks.column("aktiveringstype").cast(pa.string()).take(pa.array(active_rows))
+    aktivering = pc.if_else(pa.array(activated), pc.coalesce(kind, pa.scalar(UNKNOWN_TYPE)),
+                            pa.scalar(NOT_ACTIVATED))
+    visited = pc.utf8_trim(weeks.column("visitationskategori").cast(pa.string()).take(pa.array(rows)), " ")
+    return pa.table({
+        "person_id": weeks.column("person_id").take(pa.array(rows)),
+        "periode": month_labels(month[last]),
+        "kommune": pc.coalesce(weeks.column("kommune").cast(pa.string()).take(pa.array(rows)),
+                               pa.scalar(UNKNOWN_KOMMUNE)),
+        "ydelsesgruppe": weeks.column("ydelsesgruppe").take(pa.array(rows)),
+        "visitationsgruppe": pc.coalesce(visited, pa.scalar(NOT_VISITED)),
+        "aktivering": aktivering,
+    })
 
 
 def _count(persons: DataFrame, maal: str) -> DataFrame:
@@ -59,10 +102,10 @@ def spell_cells(spells: DataFrame, months: DataFrame) -> DataFrame:
             .withColumn("maal", F.lit(ACTIVATION_SPELLS)).select(*INNER_COLUMNS))
 
 
-def inner_cells(fact: DataFrame, spells: DataFrame) -> DataFrame:
-    """The nonzero inner cells of the three person measures, long: periode, maal, kommune, the dimensions,
-    antal and personer."""
-    months = person_months(fact)
+def inner_cells(months: DataFrame, spells: DataFrame) -> DataFrame:
+    """The nonzero inner cells of the three person measures from the person months (``person_months``) and
+    the activation spells, long: periode, maal, kommune, the dimensions, antal and personer. A cell's
+    activated persons are its recipients when its ``aktivering`` is an activation: one count for both."""
     recipients = _count(months, RECIPIENTS)
-    activated = _count(months.where(F.col("aktivering") != NOT_ACTIVATED), ACTIVATED)
+    activated = recipients.where(F.col("aktivering") != NOT_ACTIVATED).withColumn("maal", F.lit(ACTIVATED))
     return recipients.unionByName(activated).unionByName(spell_cells(spells, months)).select(*INNER_COLUMNS)

@@ -9,11 +9,14 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from dream.benchmark.cells import inner_cells
-from dream.benchmark.publish import PREVIOUS_SCHEMA, published, suppress_cells, suppression_summary
+from dream.benchmark.cells import inner_cells, person_months_from_table
+from dream.benchmark.publish import (
+    CONFIDENTIAL_ARROW, KEYS, PREVIOUS_SCHEMA, PUBLISHED_ARROW, confidential_files, published_files,
+    suppression_summary,
+)
 from dream.benchmark.rates import key_figures, population, population_cells
 from dream.errors import InputError
-from dream.tables import table_path, write_table
+from dream.tables import table_path, write_files, write_table
 
 log = logging.getLogger(__name__)
 
@@ -28,16 +31,14 @@ POPULATION_TABLE = "befolkning"
 PUBLISHED_MONTHS = 13
 
 
-def recent_months(fact: DataFrame, spells: DataFrame, months: int = PUBLISHED_MONTHS) -> tuple[DataFrame, DataFrame]:
-    """The weeks and activation spells of the last ``months`` months (weeks by their Thursday)."""
+def first_published_day(fact: DataFrame, months: int = PUBLISHED_MONTHS) -> dt.date | None:
+    """The first day of the last ``months`` months of ``fact`` (weeks by their Thursday); None: no weeks."""
     last = fact.agg(F.max("uge_start")).first()[0]  # one value
     if last is None:
-        return fact, spells
+        return None
     thursday = last + dt.timedelta(days=3)
     index = thursday.year * 12 + thursday.month - 1 - (months - 1)
-    start = dt.date(index // 12, index % 12 + 1, 1)
-    on_or_after = lambda monday: F.date_add(monday, 3) >= F.lit(start)
-    return fact.where(on_or_after(F.col("uge_start"))), spells.where(on_or_after(F.col("start_uge_start")))
+    return dt.date(index // 12, index % 12 + 1, 1)
 
 
 def _read(spark: SparkSession, warehouse: str, name: str) -> DataFrame | None:
@@ -69,23 +70,28 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
     spells = _read(spark, warehouse, "fact_aktivering")
     if fact is None or spells is None:
         raise InputError(f"no fact_dream or fact_aktivering table in {warehouse}: run `dream model` first")
-    fact, spells = recent_months(fact, spells, months)
+    start = first_published_day(fact, months) or dt.date(1970, 1, 1)  # no weeks: no months, no cells
+    spells = spells.where(F.date_add("start_uge_start", 3) >= F.lit(start))
+    # counted twice (cells, spell cells): made once; one row per recipient and month
+    person_months = person_months_from_table(spark, table_path(warehouse, "fact_dream"), start).localCheckpoint()
     previous = previous_release(spark, warehouse, previous_version)
-    inner = inner_cells(fact, spells).localCheckpoint()  # small; suppressed and counted for the periods
-    confidential = suppress_cells(inner, previous)
+    inner = inner_cells(person_months, spells).localCheckpoint()  # small; suppressed and counted for the periods
     befolkning = _read(spark, warehouse, POPULATION_TABLE)
-    pop = None
+    pop, population_rows = None, None
     if befolkning is None:
         log.warning("No %s table in %s: no \"antal borgere 16-66 år\" cells and no rates per 1,000",
                     POPULATION_TABLE, warehouse)
     else:
         pop = population(befolkning).localCheckpoint()  # small; used twice
-        confidential = confidential.unionByName(population_cells(pop, inner.select("periode")))
-    # The benchmark tables are bounded by the classification (periods x measures x cells), not by the
-    # persons: one file each (tens of MB at national scale), so compaction has nothing to do afterwards.
-    versions = {CONFIDENTIAL: write_table(confidential.repartition(1), warehouse, CONFIDENTIAL, [])}
+        population_rows = population_cells(pop, inner.select("periode")).toPandas()  # periods x areas
+    # Written by their own tasks with pyarrow, packed into one file each (see publish.py).
+    confidential, published = table_path(warehouse, CONFIDENTIAL), table_path(warehouse, TABLE)
+    versions = {CONFIDENTIAL: write_files(
+        spark, confidential, CONFIDENTIAL_ARROW, [], KEYS,
+        lambda run_id: confidential_files(spark, confidential, run_id, inner, previous, population_rows))}
+    versions[TABLE] = write_files(spark, published, PUBLISHED_ARROW, [], KEYS,
+                                  lambda run_id: published_files(spark, confidential, published, run_id))
     confidential = _read(spark, warehouse, CONFIDENTIAL)
-    versions[TABLE] = write_table(published(confidential).repartition(1), warehouse, TABLE, [])
     summary = suppression_summary(confidential)
     versions[SUMMARY] = write_table(summary.coalesce(1), warehouse, SUMMARY, [])
     for row in _read(spark, warehouse, SUMMARY).orderBy("periode", "maal").collect():  # periods x 4 rows

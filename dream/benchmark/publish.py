@@ -4,8 +4,12 @@ against the last.
 
 The groups are independent and small (at most one row per nonzero inner cell), their suppression is not:
 seconds of Python each. So the driver collects the inner cells, and every group becomes a Spark task of
-its own, the largest first, each writing its cells as Arrow. A shuffle (``cogroup``) would pack the groups
-into as few tasks as their bytes suggest (two, on a laptop) and leave cores idle."""
+its own, the largest first, each writing its cells as a Parquet file of the confidential table (packed
+into one file and committed by ``dream.tables.write_files``). A shuffle (``cogroup``) would pack the groups
+into as few tasks as their bytes suggest (two, on a laptop) and leave cores idle. The published table is
+written from the confidential table's files the same way: the tables are bounded by the classification
+(periods x measures x cells), not by the persons, and pyarrow writes their millions of short rows in a
+fraction of the time Spark's writer takes."""
 
 from __future__ import annotations
 
@@ -13,12 +17,16 @@ import functools
 
 import pandas as pd
 import pyarrow as pa
-from pyspark.sql import DataFrame
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dream.benchmark.cells import DIMENSIONS, TOTAL
 from dream.disclosure import Dimension, suppress
+from dream.errors import InputError
 from dream.reference.kommuner import UNKNOWN_KOMMUNE, kommuner
+from dream.tables import file_tag, filesystem, table_files, write_data_file
 
 UNKNOWN_REGION = "Uoplyst"  # residence "000": a region of its own, so the land total holds everybody
 LAND = "DK"
@@ -29,6 +37,9 @@ CONFIDENTIAL_SCHEMA = ("periode string, niveau string, omraade string, ydelsesgr
                        "visitationsgruppe string, aktivering string, maal string, antal long, personer long, "
                        "undertrykt boolean, aarsag string")
 CONFIDENTIAL_SCHEMA_COLUMNS = [c.split()[0] for c in CONFIDENTIAL_SCHEMA.split(", ")]
+CONFIDENTIAL_ARROW = pa.schema([(c, pa.bool_() if c == "undertrykt" else pa.int64() if c in ("antal", "personer")
+                                 else pa.string()) for c in CONFIDENTIAL_SCHEMA_COLUMNS])
+PUBLISHED_ARROW = pa.schema([*[(c, pa.string()) for c in KEYS], ("antal", pa.int64()), ("undertrykt", pa.bool_())])
 PREVIOUS_SCHEMA = ("periode string, maal string, omraade string, ydelsesgruppe string, visitationsgruppe string, "
                    "aktivering string")
 
@@ -71,34 +82,59 @@ def suppress_group(inner: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     return cells[CONFIDENTIAL_SCHEMA_COLUMNS]
 
 
-def suppress_cells(inner: DataFrame, previous: DataFrame) -> DataFrame:
-    """The confidential table: all published cells of every (periode, maal) with true values and reasons."""
-    spark = inner.sparkSession
+def confidential_files(spark: SparkSession, path: str, run_id: str, inner: DataFrame, previous: DataFrame,
+                       other_cells: pd.DataFrame | None = None) -> DataFrame:
+    """The tasks that write the confidential table at ``path``: all published cells of every (periode, maal)
+    with true values and reasons, one Parquet file per group (``write_files`` packs and commits them), plus
+    one of ``other_cells`` (cells that are not suppressed: the population). One row per file: its add action."""
     cells = inner.toPandas()
     before = previous.select(*[c.split()[0] for c in PREVIOUS_SCHEMA.split(", ")]).toPandas()
     groups = sorted(((key, frame) for key, frame in cells.groupby(["periode", "maal"], sort=True)),
                     key=lambda item: -len(item[1]))  # the largest first: the slowest tasks start first
-    if not groups:
-        return spark.createDataFrame([], CONFIDENTIAL_SCHEMA)
     by_group = dict(iter(before.groupby(["periode", "maal"], sort=False)))
     empty = before.iloc[:0]
-    work = spark.sparkContext.broadcast([(frame, by_group.get(key, empty)) for key, frame in groups])
-    schema = pa.schema([(c, pa.bool_() if c == "undertrykt" else pa.int64() if c in ("antal", "personer")
-                         else pa.string()) for c in CONFIDENTIAL_SCHEMA_COLUMNS])
+    work = [(frame, by_group.get(key, empty)) for key, frame in groups]
+    if other_cells is not None and len(other_cells):
+        work.append((other_cells[CONFIDENTIAL_SCHEMA_COLUMNS], None))
+    shared = spark.sparkContext.broadcast(work)
 
     def task(batches):
         for batch in batches:
             for slot in batch.column("id").to_pylist():
-                frame, previous_cells = work.value[slot]
-                yield pa.RecordBatch.from_pandas(suppress_group(frame, previous_cells), schema=schema,
-                                                 preserve_index=False)
+                frame, previous_cells = shared.value[slot]
+                table = frame if previous_cells is None else suppress_group(frame, previous_cells)
+                written = write_data_file(path, pa.Table.from_pandas(table, schema=CONFIDENTIAL_ARROW,
+                                                                     preserve_index=False),
+                                          {}, file_tag(run_id, slot), KEYS)
+                yield pa.record_batch([pa.array([written.add_action()], pa.string())], names=["fil"])
 
-    return spark.range(0, len(groups), 1, len(groups)).mapInArrow(task, CONFIDENTIAL_SCHEMA)
+    return spark.range(0, len(work), 1, max(len(work), 1)).mapInArrow(task, "fil string")
 
 
-def published(confidential: DataFrame) -> DataFrame:
+def published_of(confidential: pa.Table) -> pa.Table:
     """What may leave the house: the count of a suppressed cell is NULL; no reasons, no persons."""
-    return confidential.select(*KEYS, F.when(~F.col("undertrykt"), F.col("antal")).alias("antal"), "undertrykt")
+    hidden = confidential.column("undertrykt")
+    antal = pc.if_else(hidden, pa.scalar(None, pa.int64()), confidential.column("antal"))
+    return confidential.select(KEYS).append_column("antal", antal).append_column("undertrykt", hidden)
+
+
+def published_files(spark: SparkSession, confidential: str, path: str, run_id: str) -> DataFrame:
+    """The tasks that write the published table at ``path`` from the confidential table's files
+    (``published_of``), one file each. One row per file: its add action."""
+    files = table_files(spark, confidential)
+    if files is None:
+        raise InputError(f"{confidential} cannot be read file by file (deletion vectors or column mapping)")
+    sources = [f.location for f in files]
+
+    def task(batches):
+        for batch in batches:
+            for index in batch.column("id").to_pylist():
+                fs, file = filesystem(sources[index])
+                cells = pq.read_table(file, filesystem=fs, read_dictionary=KEYS)
+                written = write_data_file(path, published_of(cells), {}, file_tag(run_id, index), KEYS)
+                yield pa.record_batch([pa.array([written.add_action()], pa.string())], names=["fil"])
+
+    return spark.range(0, len(sources), 1, max(len(sources), 1)).mapInArrow(task, "fil string")
 
 
 def suppression_summary(confidential: DataFrame) -> DataFrame:

@@ -28,15 +28,20 @@ PersonsFunction = Callable[[pa.Table], "pa.Table | None"]  # whole persons' rows
 
 
 def map_buckets(spark: SparkSession, table: str, columns: list[str], function: PersonsFunction,
-                schema: str, by: str = PERSON_BUCKET) -> DataFrame:
+                schema: str, by: str = PERSON_BUCKET, years_from: int | None = None) -> DataFrame:
     """``function`` applied to the ``columns`` of whole persons of the Delta table at ``table``: a DataFrame
     of its output (``schema``, a DDL string). One task per person bucket, or per value of another partition
     column ``by`` for a function that needs only all of a person's rows with that value (a year of
-    ``overgang_52``); when the table is not partitioned by it, Spark reads it and shuffles its rows by person."""
+    ``overgang_52``); when the table is not partitioned by it, Spark reads it and shuffles its rows by person.
+    ``years_from``: only the files of the years (partition ``aar``) from it on are read, where the table is
+    partitioned so; elsewhere every row is, so ``function`` itself must leave out the rows before it."""
     buckets = files_by_partition(spark, table, by)
     if buckets is None:
         log.info("  %s is not partitioned by %s: its rows are shuffled by person", table, by)
         return map_persons(spark.read.format("delta").load(table).select(*columns), function, schema)
+    if years_from is not None:
+        buckets = {bucket: kept for bucket, files in buckets.items()
+                   if (kept := [(f, v) for f, v in files if "aar" not in v or int(v["aar"]) >= years_from])}
     groups = sorted(buckets.values(), key=len, reverse=True)  # the largest first
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
