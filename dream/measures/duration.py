@@ -21,7 +21,7 @@ Definition
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from dream.reference.codes import duration_intervals
@@ -35,13 +35,27 @@ def intervals_frame(spark: SparkSession) -> DataFrame:
     return spark.createDataFrame(rows, "inddeling string, sortering int, varighed string, dage_fra int, dage_til int")
 
 
+def interval_of(days: Column, intervals: list[Row]) -> Column:
+    """The ``sortering`` of the interval among ``intervals`` (of one inddeling: they do not overlap) that
+    holds ``days``; NULL when none does."""
+    chosen = None
+    for i in intervals:
+        inside = (days >= i.dage_fra) & (F.lit(i.dage_til is None) | (days <= F.lit(i.dage_til)))
+        chosen = F.when(inside, i.sortering) if chosen is None else chosen.when(inside, i.sortering)
+    return chosen
+
+
 def build_duration(months: DataFrame, intervals: DataFrame) -> DataFrame:
-    """``months``: ``fact_forloeb_maaned`` (one row per person, group and month)."""
+    """``months``: ``fact_forloeb_maaned`` (one row per person, group and month). Each row is counted in its
+    interval of every inddeling (a CASE per inddeling: no join of every row with every interval), then the
+    counts get their interval's columns."""
+    by_inddeling: dict[str, list[Row]] = {}
+    for i in intervals.collect():  # the 19 intervals of Skema 1
+        by_inddeling.setdefault(i.inddeling, []).append(i)
     days = F.col("dage")
-    inside = (days >= F.col("dage_fra")) & (F.col("dage_til").isNull() | (days <= F.col("dage_til")))
-    # 19 intervals: a broadcast range join is a handful of comparisons per row.
-    return (months.join(F.broadcast(intervals), inside)
-            .groupBy("periode", "kommune", "ydelsesgruppe", "inddeling", "sortering", "varighed", "dage_fra",
-                     "dage_til")
-            .agg(F.count(F.lit(1)).alias("antal_personer"))
-            .select(*VARIGHED_COLUMNS))
+    sortering = F.explode(F.array(*[interval_of(days, rows) for rows in by_inddeling.values()]))
+    counted = (months.select("periode", "kommune", "ydelsesgruppe", sortering.alias("sortering"))
+               .where(F.col("sortering").isNotNull())
+               .groupBy("periode", "kommune", "ydelsesgruppe", "sortering")
+               .agg(F.count(F.lit(1)).alias("antal_personer")))
+    return counted.join(F.broadcast(intervals), "sortering").select(*VARIGHED_COLUMNS)
