@@ -101,6 +101,12 @@ def _snapshot(spark: SparkSession, path: str):
     return _delta_log(spark, path).update(False, none, none)
 
 
+def files_and_bytes(spark: SparkSession, path: str) -> tuple[int, int]:
+    """The number of current files of the Delta table at ``path`` and their bytes, from its snapshot."""
+    snapshot = _snapshot(spark, path)
+    return snapshot.numOfFiles(), snapshot.sizeInBytes()
+
+
 @dataclass(frozen=True)
 class TableFile:
     """One current file of a Delta table, for readers other than Spark's Delta reader (pyarrow in a task)."""

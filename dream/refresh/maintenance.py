@@ -27,7 +27,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from dream.errors import ConfigError
-from dream.tables import table_path
+from dream.tables import files_and_bytes, table_path
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,14 @@ def compact(spark: SparkSession, warehouse: str, name: str, below_mb: int) -> bo
     if below_mb <= 0:
         return False
     path = table_path(warehouse, name)
-    table = DeltaTable.forPath(spark, path)
-    detail = table.detail().select("numFiles", "sizeInBytes").first()
-    if detail.numFiles <= 1 or detail.sizeInBytes / detail.numFiles >= below_mb * 1024 * 1024:
+    count, size = files_and_bytes(spark, path)  # from the snapshot the write left: no Spark job
+    if count <= 1 or size / count >= below_mb * 1024 * 1024:
         return False
     files = spark.read.format("delta").load(path).inputFiles()  # from the snapshot: no Spark job
     if len({f.rsplit("/", 1)[0] for f in files}) >= len(files):
         return False
-    table.optimize().executeCompaction()
-    after = table.detail().select("numFiles").first().numFiles
-    log.info("  compacted %-18s %d -> %d files", name, detail.numFiles, after)
+    DeltaTable.forPath(spark, path).optimize().executeCompaction()
+    log.info("  compacted %-18s %d -> %d files", name, count, files_and_bytes(spark, path)[0])
     return True
 
 
