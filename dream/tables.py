@@ -63,7 +63,7 @@ def write_table(df: DataFrame, warehouse: str, name: str, partitions: list[str],
     if partitions:
         writer = writer.partitionBy(*partitions)
     writer.save(path)
-    version = DeltaTable.forPath(df.sparkSession, path).history(1).select("version").first().version
+    version = _snapshot(df.sparkSession, path).version()  # the log's latest commit: ours (no Spark job)
     log.info("  wrote %-14s version %d in %.1f s", name, version, time.monotonic() - started)
     return version
 
