@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,7 @@ class _AxisPaths:
     paths: list[list[int]]  # per leaf: its labels from the leaf up to the total
     under: list[np.ndarray]  # per label: the leaves under it
     siblings: list[list[int]]  # per label: the other labels with the same parent
+    levels: list[list[tuple[int, np.ndarray]]]  # per label: (cut, partner leaves) per level, see _axis_paths
 
 
 def _axis_paths(axis) -> _AxisPaths:
@@ -71,7 +73,17 @@ def _axis_paths(axis) -> _AxisPaths:
         by_parent.setdefault(int(axis.parent[label]), []).append(label)
     siblings = [[s for s in by_parent[int(axis.parent[label])] if s != label] if axis.parent[label] >= 0 else []
                 for label in range(n)]
-    return _AxisPaths(paths, under, siblings)
+    levels = []
+    for label in range(n):
+        # partners at every level: the leaves under the siblings of the label, of its parent, ...; the labels
+        # that see a leaf's change are its path below the common parent of the level's labels (every leaf has
+        # one label per level, so that is the path's first ``cut`` labels)
+        levels.append([])
+        x = label
+        while x >= 0 and siblings[x]:
+            levels[label].append((int(axis.depth[x]) + 1, np.concatenate([under[s] for s in siblings[x]])))
+            x = int(axis.parent[x])
+    return _AxisPaths(paths, under, siblings, levels)
 
 
 @dataclass
@@ -98,7 +110,8 @@ class _Option:
 
 class _Incidence:
     """One dimension's options against the labels (or leaves) they touch: ``items`` the distinct ones in
-    order, ``positions`` per option the positions of its items, ``matrix`` option x item, 1 where touched."""
+    order, ``positions`` per option the positions of its items, ``matrix`` option x item, 1 where touched;
+    ``first`` per option the position of its first item, ``rest`` of the others, padded with ``len(items)``."""
 
     def __init__(self, touched: list[list[int]]):
         items = sorted({i for t in touched for i in t})
@@ -106,16 +119,30 @@ class _Incidence:
         self.items = np.array(items, dtype=np.int64)
         self.positions = [[where[i] for i in t] for t in touched]
         self.matrix = _rows(touched, where)
+        self.first = np.array([p[0] for p in self.positions])
+        width = max(1, max(len(p) - 1 for p in self.positions))
+        self.rest = np.array([p[1:] + [len(items)] * (width + 1 - len(p)) for p in self.positions])
 
 
 class _Choices:
     """One dimension's options with the labels they are seen by and their corner leaves, worked out once
-    for all the searches of a cell that use them."""
+    for all the searches that use them (options without a pool once per table: see ``Boxes._plain``)."""
 
     def __init__(self, options: list[_Option]):
         self.options = options
         self.seen = _Incidence([o.seen()[0] for o in options])
         self.corners = _Incidence([o.corners() for o in options])
+
+    @functools.cached_property
+    def pool(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """For pool options (``Boxes._cheapest_pool``): option x seen label, 1 where the label sees the
+        carrier; partner x seen label, 1 where it sees the partner (the partners of all options in a row);
+        each option's first partner; the position of every partner among the corners."""
+        label_at = {int(label): k for k, label in enumerate(self.seen.items)}
+        plus = _rows([o.plus_labels for o in self.options], label_at)
+        members = _rows([segment for o in self.options for _, segment in o.minus], label_at)
+        starts = np.cumsum([0] + [len(o.minus) for o in self.options[:-1]])
+        return plus, members, starts, [k for p in self.corners.positions for k in p[1:]]
 
 
 def _rows(lists: list[list[int]], position: dict[int, int]) -> np.ndarray:
@@ -155,11 +182,9 @@ def _corner_minima(values: np.ndarray, corners: list[_Incidence],
     for d, inc in enumerate(corners):
         if d == skip:
             continue
-        plus = [p[0] for p in inc.positions]
-        width = max(1, max(len(p) - 1 for p in inc.positions))
-        minus = np.array([p[1:] + [len(inc.items)] * (width + 1 - len(p)) for p in inc.positions])
         # through u the parity stays, through a partner it flips
-        parity = np.minimum(parity.take(plus, axis=d + 1), parity[::-1].take(minus, axis=d + 1).min(axis=d + 2))
+        parity = np.minimum(parity.take(inc.first, axis=d + 1),
+                            parity[::-1].take(inc.rest, axis=d + 1).min(axis=d + 2))
     return parity[1], parity[0]
 
 
@@ -191,6 +216,7 @@ class Boxes:
         self.raise_by = np.zeros(table.n_cells)  # the largest witnessed increase of each cell
         self.moves = np.zeros(table.n_cells, dtype=bool)
         self.boxes = 0
+        self.choices: dict[tuple, _Choices] = {}  # options without a pool, worked out once: see _plain
 
     def need(self, threshold: int) -> tuple[np.ndarray, np.ndarray]:
         """(increase needed, must move) per cell: suppressed cells under the threshold must be able to reach
@@ -235,46 +261,58 @@ class Boxes:
         sup, room = self.suppressed[line], self.values[line] >= need
         return leaves[np.lexsort((leaves, self.base_cost[line], ~room, ~(sup & room)))]
 
-    def _options(self, d: int, multi: np.ndarray, need: float) -> tuple[list[_Option], list[_Option]]:
-        """(options without a pool, pool options) of dimension ``d`` for the box around the target."""
+    def _plain(self, d: int, multi: np.ndarray, need: float) -> tuple[_Choices, tuple[int, ...]]:
+        """Dimension ``d``'s options without a pool for the box around the target, and its carriers: the single
+        of every carrier, then per level and carrier a pair with each of the partners tried. Kept by the label,
+        carriers and partners: cells that differ in another dimension mostly rank the same partners first."""
         ap, label = self.axes[d], int(multi[d])
         carriers = ap.under[label]
         if len(carriers) > CARRIERS:
             carriers = self._rank(d, carriers, multi, 0.0)[:CARRIERS]
-        plain, pools = [], []
-        for u in carriers.tolist():
-            plain.append(_Option(u, list(ap.paths[u]), []))
-        # partners at every level: the leaves under the siblings of the label, of its parent, ...
-        axis = self.table.axes[d]
-        level_label = label
-        while level_label >= 0 and ap.siblings[level_label]:
-            partners = np.concatenate([ap.under[s] for s in ap.siblings[level_label]])
-            ranked = self._rank(d, partners, multi, need)
-            # the labels that see a leaf's change: its path below the common parent of the level's labels
-            # (every leaf has one label per level, so that is the path's first ``cut`` labels)
-            cut = int(axis.depth[level_label]) + 1
-            # the pool: every partner whose line cell is not 0 (a 0 has no room to give)
-            members = partners[self.values[self._line(d, partners, multi)] > 0]
-            pool = [(p, ap.paths[p][:cut]) for p in members.tolist()]
-            for u in carriers.tolist():
+        carriers = tuple(carriers.tolist())
+        pairs = tuple(tuple(self._rank(d, partners, multi, need)[:PARTNERS].tolist())
+                      for _, partners in ap.levels[label])
+        key = (False, d, label, carriers, pairs)
+        if key not in self.choices:
+            self.choices[key] = self._build(d, label, carriers, pairs, pooled=False)
+        return self.choices[key], carriers
+
+    def _pools(self, d: int, multi: np.ndarray, carriers: tuple[int, ...]) -> _Choices | None:
+        """Dimension ``d``'s pool options for the box around the target: per level and carrier, the pool of
+        every partner whose line cell is not 0 (a 0 has no room to give); None where no level has two. (Rarely
+        the same twice: not kept.)"""
+        label = int(multi[d])
+        pools = [partners[self.values[self._line(d, partners, multi)] > 0].tolist()
+                 for _, partners in self.axes[d].levels[label]]
+        return self._build(d, label, carriers, pools, pooled=True) if any(len(m) > 1 for m in pools) else None
+
+    def _build(self, d: int, label: int, carriers: Sequence[int], per_level: Sequence[Sequence[int]],
+               pooled: bool) -> _Choices:
+        """The options of ``_plain`` (per level the partners tried) or of ``_pools`` (per level the pool)."""
+        ap = self.axes[d]
+        options = [] if pooled else [_Option(u, list(ap.paths[u]), []) for u in carriers]
+        for (cut, _), partners in zip(ap.levels[label], per_level):
+            pool = [(p, ap.paths[p][:cut]) for p in partners]
+            for u in carriers:
                 segment = ap.paths[u][:cut]
-                for p in ranked[:PARTNERS].tolist():
-                    plain.append(_Option(u, segment, [(p, ap.paths[p][:cut])]))
-                if len(members) > 1:
-                    pools.append(_Option(u, segment, pool))
-            level_label = int(axis.parent[level_label])
-        return plain, pools
+                if not pooled:
+                    options += [_Option(u, segment, [minus]) for minus in pool]
+                elif len(pool) > 1:
+                    options.append(_Option(u, segment, pool))
+        return _Choices(options)
 
     # --- one cell -------------------------------------------------------------------------------------
     def _protect_cell(self, cell: int, need: float) -> None:
         t = self.table
         multi = np.array(np.unravel_index(cell, t.cell_shape))
-        options = [self._options(d, multi, need) for d in range(len(t.axes))]
-        plain = [_Choices(o[0]) for o in options]
-        best = self._search(plain, None, need)
-        for d, (_, pools) in enumerate(options):
-            if pools and (best is None or best[0] > 0):
-                found = self._search([_Choices(pools) if e == d else c for e, c in enumerate(plain)], d, need)
+        plain, carriers = zip(*[self._plain(d, multi, need) for d in range(len(t.axes))])
+        best = self._search(list(plain), None, need)
+        for d in range(len(t.axes)):
+            if best is not None and best[0] == 0:
+                break
+            pools = self._pools(d, multi, carriers[d])
+            if pools is not None:
+                found = self._search([pools if e == d else c for e, c in enumerate(plain)], d, need)
                 if found is not None and (best is None or found[0] < best[0]):
                     best = found
         if self.revised and (best is None or best[0] >= FORCED_COST):
@@ -319,7 +357,7 @@ class Boxes:
         choice = self._cheapest_pool(choices, pool_dim, need)
         if choice is None:
             return None
-        return self._enumerate([[c.options[i]] for c, i in zip(choices, choice)], pool_dim, need)
+        return self._pooled_box([c.options[i] for c, i in zip(choices, choice)], pool_dim, need)
 
     def _search_plain(self, choices: list[_Choices], need: float):
         """``_search`` without a pool, dimension by dimension instead of box by box (the same box: the
@@ -350,25 +388,22 @@ class Boxes:
         return float(cost[k]), box, coef, float(tau_plus[k]), float(tau_minus[k])
 
     def _cheapest_pool(self, choices: list[_Choices], pool_dim: int, need: float) -> tuple[int, ...] | None:
-        """The option per dimension of the box ``_enumerate`` would choose with a pool in ``pool_dim`` (the
+        """The option per dimension of the box ``_pooled_box`` would be with a pool in ``pool_dim`` (the
         cheapest, then the most room, then the first in C order over the options), computed as in
         ``_search_plain``: the other dimensions are summed (and minimised) first, per label (leaf) of the
         pooled dimension. A partner's room is the smallest value on a negative corner through it: with an
         even number of partners in the other dimensions; the carrier's with an odd number. A partner with
         no room gets weight 0 and its cells do not see the box, so they cost nothing."""
-        d, pool = pool_dim, choices[pool_dim].options
+        d = pool_dim
         seen, corners = [c.seen for c in choices], [c.corners for c in choices]
         cells = _grid([i.items for i in seen], self.cell_strides)
         inner = _grid([i.items for i in corners], self.inner_strides)
-        label_at = {int(label): k for k, label in enumerate(seen[d].items)}
-        plus = _rows([o.plus_labels for o in pool], label_at)
-        members = _rows([segment for o in pool for _, segment in o.minus], label_at)  # one row per partner
-        starts = np.cumsum([0] + [len(o.minus) for o in pool[:-1]])  # each pool's first partner
+        plus, members, starts, partners = choices[d].pool
         odd, even = (np.moveaxis(m, d, 0) for m in _corner_minima(self.inner[inner], corners, skip=d))
-        room = even[[k for p in corners[d].positions for k in p[1:]]]  # per partner, as ``members``
+        room = even[partners]  # per partner, as ``members``
         room = np.where(np.isinf(room), 0.0, room)
         total = np.add.reduceat(room, starts, axis=0)
-        tau_plus = np.moveaxis(np.minimum(odd[[p[0] for p in corners[d].positions]], total), 0, d).ravel()
+        tau_plus = np.moveaxis(np.minimum(odd[corners[d].first], total), 0, d).ravel()
 
         def seen_sum(values):
             """Per combination: the sum of ``values`` over the cells that see the box (weight not 0)."""
@@ -378,7 +413,7 @@ class Boxes:
                                0, d).ravel()
 
         cost = seen_sum(np.where(self.suppressed[cells], 0.0, self.base_cost[cells]))
-        if self.revised:  # as in _enumerate
+        if self.revised:  # as in _pooled_box
             cost += FORCED_COST * seen_sum(self.old_published[cells].astype(float))
             cost += FORCED_COST * _contract(self.old_published_changed[inner].astype(float), corners).ravel()
         ok = (tau_plus >= need - 1e-9) & np.isfinite(cost)
@@ -388,88 +423,46 @@ class Boxes:
         k = cand[np.lexsort((cand, -tau_plus[cand], cost[cand]))[0]]
         return tuple(int(i) for i in np.unravel_index(k, [len(c.options) for c in choices]))
 
-    def _enumerate(self, options: list[list[_Option]], pool_dim: int | None, need: float):
-        """``_search`` box by box: every combination's seen cells and corners listed."""
-        dims = len(options)
-        # per dimension, padded arrays: corner leaves with their member (0: u, j: partner j), seen labels likewise
-        c_leaf, c_mem, s_lab, s_mem = [], [], [], []
-        for d, opts in enumerate(options):
-            width_c = max(1 + len(o.minus) for o in opts)
-            width_s = max(len(o.plus_labels) + sum(len(m[1]) for m in o.minus) for o in opts)
-            cl = np.full((len(opts), width_c), -1)
-            cm = np.full((len(opts), width_c), -1)
-            sl = np.full((len(opts), width_s), -1)
-            sm = np.full((len(opts), width_s), -1)
-            for i, o in enumerate(opts):
-                leaves = [o.plus_leaf] + [p for p, _ in o.minus]
-                cl[i, :len(leaves)] = leaves
-                cm[i, :len(leaves)] = np.arange(len(leaves))
-                labs = list(o.plus_labels)
-                mems = [0] * len(labs)
-                for j, (_, seg) in enumerate(o.minus, start=1):
-                    labs += seg
-                    mems += [j] * len(seg)
-                sl[i, :len(labs)] = labs
-                sm[i, :len(labs)] = mems
-            c_leaf.append(cl), c_mem.append(cm), s_lab.append(sl), s_mem.append(sm)
-        n_opt = [len(o) for o in options]
-        n_combo = int(np.prod(n_opt))
+    def _pooled_box(self, options: list[_Option], pool_dim: int, need: float):
+        """The box of one option per dimension with the pool in ``pool_dim``: (cost, seen cells, their
+        coefficients, tau up, tau down), or None when its target cannot grow by ``need``. Its cells and corners
+        are listed in C order over the dimensions' labels (leaves); a partner's weight is its room (the smallest
+        negative corner through it) over the rooms of all partners."""
+        seen = [o.seen() for o in options]
+        corners = [np.array(o.corners()) for o in options]
 
-        def expand(arrays, strides, members):
-            """combination x position arrays: index, sign (0 where the position is padding), member of the
-            pooled dimension."""
-            full = n_opt + [a.shape[1] for a in arrays]
-            index, sign = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int8)
-            for d in range(dims):
-                shape = [1] * (2 * dims)
-                shape[d], shape[dims + d] = arrays[d].shape
-                a, m = arrays[d], members[d]
-                index = index + (np.maximum(a, 0) * strides[d]).reshape(shape)
-                sign = sign * np.where(a < 0, 0, np.where(m > 0, -1, 1)).astype(np.int8).reshape(shape)
-            if pool_dim is None:
-                pool_member = np.zeros((n_combo, 1), dtype=np.int64)
-            else:
-                shape = [1] * (2 * dims)
-                shape[pool_dim], shape[dims + pool_dim] = members[pool_dim].shape
-                pool_member = np.broadcast_to(np.maximum(members[pool_dim], 0).reshape(shape), full).reshape(n_combo, -1)
-            sign = sign.reshape(n_combo, -1)
-            return index.reshape(n_combo, -1), sign != 0, sign, pool_member
+        def spread(member: np.ndarray, lengths: list[int]) -> np.ndarray:
+            """The pooled dimension's ``member`` at every position of the product of the dimensions."""
+            shape = [len(member) if d == pool_dim else 1 for d in range(len(lengths))]
+            return np.broadcast_to(member.reshape(shape), lengths).ravel()
 
-        corner, c_valid, c_sign, c_pool = expand(c_leaf, self.inner_strides, c_mem)
-        seen, s_valid, s_sign, s_pool = expand(s_lab, self.cell_strides, s_mem)
-        values = np.where(c_valid, self.inner[corner], np.inf)
-        negative = c_valid & (c_sign < 0)
-        # room of each pooled partner j (the smallest negative corner through it); member 0 is the carrier
-        n_mem = int(c_pool.max()) + 1
-        room = np.full((n_combo, n_mem), np.inf)
-        if n_mem == 1:
-            room[:, 0] = np.where(negative, values, np.inf).min(axis=1)
-        else:
-            for j in range(n_mem):
-                room[:, j] = np.where(negative & (c_pool == j), values, np.inf).min(axis=1)
-        if pool_dim is None:
-            tau_plus = room[:, 0]
-            weight = np.ones((n_combo, 1))
-        else:
-            partner_room = np.where(np.isinf(room[:, 1:]), 0.0, room[:, 1:])
-            total = partner_room.sum(axis=1)
-            tau_plus = np.minimum(room[:, 0], total)
-            weight = np.concatenate([np.ones((n_combo, 1)),
-                                     partner_room / np.where(total > 0, total, 1.0)[:, None]], axis=1)
-        coef = s_sign * (weight[:, :1] if pool_dim is None else np.take_along_axis(weight, s_pool, axis=1))
-        live = s_valid & (coef != 0)
-        cost = np.where(live & ~self.suppressed[seen], self.base_cost[seen], 0.0).sum(axis=1)
+        corner = _grid(corners, self.inner_strides).ravel()
+        values = self.inner[corner]
+        # corner j of a dimension: 0 is the carrier u (+1), j > 0 partner j (-1)
+        c_sign = functools.reduce(np.multiply.outer, [np.where(np.arange(len(c)) > 0, -1.0, 1.0)
+                                                      for c in corners]).ravel()
+        c_pool = spread(np.arange(len(corners[pool_dim])), [len(c) for c in corners])
+        negative = c_sign < 0
+        room = np.full(len(corners[pool_dim]), np.inf)
+        np.minimum.at(room, c_pool[negative], values[negative])
+        partner_room = np.where(np.isinf(room[1:]), 0.0, room[1:])
+        total = partner_room.sum()
+        tau_plus = min(room[0], total)
+        weight = np.concatenate([[1.0], partner_room / (total if total > 0 else 1.0)])
+        pool = options[pool_dim]
+        s_member = np.repeat(np.arange(1 + len(pool.minus)), [len(pool.plus_labels), *(len(m) for _, m in pool.minus)])
+        cells = _grid([np.array(labels) for labels, _ in seen], self.cell_strides).ravel()
+        coef = (functools.reduce(np.multiply.outer, [np.array(signs) for _, signs in seen]).ravel()
+                * weight[spread(s_member, [len(labels) for labels, _ in seen])])
+        live = coef != 0
+        cost = float(np.where(live & ~self.suppressed[cells], self.base_cost[cells], 0.0).sum())
         if self.revised:  # seen by a cell the previous release published, or moving a corner it published
-            cost += FORCED_COST * (live & self.old_published[seen]).sum(axis=1)
-            cost += FORCED_COST * (c_valid & self.old_published_changed[corner]).sum(axis=1)
-        ok = (tau_plus >= need - 1e-9) & np.isfinite(cost)
-        if not ok.any():
+            cost += FORCED_COST * float((live & self.old_published[cells]).sum())
+            cost += FORCED_COST * float(self.old_published_changed[corner].sum())
+        if not (tau_plus >= need - 1e-9 and np.isfinite(cost)):
             return None
-        cand = np.flatnonzero(ok)
-        k = cand[np.lexsort((cand, -tau_plus[cand], cost[cand]))[0]]
         # the reverse direction: positive corners limit it, each by its weight
-        c_weight = weight[k][c_pool[k]] if pool_dim is not None else np.ones(values.shape[1])
-        positive = c_valid[k] & (c_sign[k] > 0) & (c_weight > 0)
-        tau_minus = float(np.min(values[k][positive] / c_weight[positive])) if positive.any() else np.inf
-        keep = live[k]
-        return float(cost[k]), seen[k][keep], coef[k][keep], float(tau_plus[k]), tau_minus
+        c_weight = weight[c_pool]
+        positive = (c_sign > 0) & (c_weight > 0)
+        tau_minus = float(np.min(values[positive] / c_weight[positive])) if positive.any() else np.inf
+        return cost, cells[live], coef[live], float(tau_plus), tau_minus

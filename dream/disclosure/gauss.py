@@ -76,7 +76,6 @@ class Elimination:
         self.h2: list[int] = []
         self.index: dict[int, set[int]] = defaultdict(set)
         self.keys: list[int] = []
-        self.counts: dict[int, int] = {}  # per basis vector, where known: see _count
         for j, p in enumerate(protected):
             vector = {c: v for c, v in p.items() if v}
             if not vector:
@@ -90,6 +89,7 @@ class Elimination:
             key = _ratio(h1, h2)
             self.keys.append(key)
             self.index[key].add(j)
+        self.weight = [len(self.by_coord.get(c, ())) for c in range(n)]  # per coordinate: protected vectors in it
 
     def _hashes(self, sig: dict[int, int]) -> tuple[int, int]:
         r1, r2 = self.r1, self.r2
@@ -145,22 +145,15 @@ class Elimination:
         return all(self.signature(j) for j in range(len(self.protected)))
 
     def _pivot(self, s: dict[int, int]) -> int:
-        """The basis vector with the fewest entries, then with the fewest protected vectors not orthogonal to
-        it (the fewest signatures to update), then with a pivot entry +-1."""
-        rows = self.rows
+        """The basis vector with the fewest entries, then with the fewest entries in protected vectors (a
+        bound on the signatures to update, cheap to count), then with a pivot entry +-1. Which basis vector
+        is the pivot changes the basis, never the perturbations it spans: the decisions stay the same."""
+        rows, weight = self.rows, self.weight
         fewest = min(len(rows[b]) for b in s)
         shortest = [b for b in s if len(rows[b]) == fewest]
         if len(shortest) == 1:
             return shortest[0]
-        return min(shortest, key=lambda b: (self._count(b), abs(s[b]) != 1, b))
-
-    def _count(self, b: int) -> int:
-        """The number of protected vectors not orthogonal to the basis vector ``y_b``, kept until ``y_b``
-        changes."""
-        n = self.counts.get(b)
-        if n is None:
-            n = self.counts[b] = len(self._products(self.rows[b]))
-        return n
+        return min(shortest, key=lambda b: (sum(map(weight.__getitem__, rows[b])), abs(s[b]) != 1, b))
 
     def _restrict(self, s: dict[int, int], hashes: tuple[int, int]) -> None:
         """Keep only the perturbations orthogonal to the published cell whose functional is ``s``."""
@@ -180,9 +173,6 @@ class Elimination:
         rows, cols = self.rows, self.cols
         with_p = self._products(yp)
         others = [(b, rows[b], sb * sp_) for b, sb in s.items() if b != p]
-        counts = self.counts
-        for b, _, _ in others:
-            counts.pop(b, None)
         for c, v in yp.items():
             col = cols[c]
             for b, yb, beta in others:
@@ -249,7 +239,6 @@ class Elimination:
             k = gcd(sp_, sb) * (1 if sp_ > 0 else -1)
             alpha, beta = sp_ // k, sb // k
             yb = rows[b]
-            self.counts.pop(b, None)
             touched = list(yp) if alpha == 1 else list(yb.keys() | yp.keys())
             old = [yb.get(c, 0) for c in touched]
             if alpha != 1:

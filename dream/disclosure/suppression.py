@@ -156,20 +156,28 @@ def _previous(table: Table, previous) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _gauss(table: Table, order: np.ndarray, protected: np.ndarray, hidden: np.ndarray,
-           virtual: Sequence[frozenset[int]], forced_published: np.ndarray) -> np.ndarray:
-    """One elimination: which candidates must be suppressed to keep the protected cells and groups hidden."""
+           virtual: Sequence[frozenset[int]], forced_published: np.ndarray, settled: int | None = None) -> np.ndarray:
+    """One elimination: which candidates must be suppressed to keep the protected cells and groups hidden.
+
+    ``settled``: in a later round, how many groups (the first of ``virtual``) the previous rounds protected
+    together with the protected cells. Every cell offered now was published in the previous round (this
+    round hides more, never less), and after fewer publications, in the same order: what did not reveal a
+    vector then cannot reveal it now. So only the new groups are watched, and the decisions are those of
+    watching them all."""
     skip = protected | hidden
     keep = _coordinates(table, protected, skip, virtual, forced_published)
     m = table.matrix[:, np.flatnonzero(keep)].tocsr()
     position = np.cumsum(keep) - 1  # inner cell -> its coordinate in the elimination
     ind, ptr = m.indices.tolist(), m.indptr.tolist()
-    vectors = [{int(i): 1 for i in ind[ptr[c]:ptr[c + 1]]} for c in np.flatnonzero(protected)]
-    vectors += [{int(position[i]): 1 for i in group if keep[i]} for group in virtual]
-    elim = Elimination(int(keep.sum()), vectors)
+    vectors = [] if settled is not None else [ind[ptr[c]:ptr[c + 1]] for c in np.flatnonzero(protected)]
+    vectors += [[int(position[i]) for i in group if keep[i]] for group in virtual[settled or 0:]]
+    # equal vectors are watched once: e.g. a sum whose only nonzero inner cell is itself protected
+    unique = dict.fromkeys(frozenset(v) for v in vectors)
+    elim = Elimination(int(keep.sum()), [dict.fromkeys(v, 1) for v in unique])
     rejected = np.zeros(table.n_cells, dtype=bool)
-    for c in order.tolist():
-        if skip[c]:
-            continue
+    # a cell without coordinates (a sum of published zeros) is a combination of published cells already
+    offered = order[~skip[order] & (np.diff(m.indptr)[order] > 0)]
+    for c in offered.tolist():
         if not elim.offer(ind[ptr[c]:ptr[c + 1]]):
             rejected[c] = True
             if forced_published[c]:
@@ -278,6 +286,7 @@ def suppress(inner: pd.DataFrame, dimensions: Sequence[Dimension], value: str = 
     hidden = carried
     order = preference_order(table, forced_published)
     virtual: list[frozenset[int]] = []
+    settled = None  # groups protected in an earlier round (None in the first): see _gauss
     notes: list[str] = []
     rounds = 0
     while True:
@@ -285,7 +294,7 @@ def suppress(inner: pd.DataFrame, dimensions: Sequence[Dimension], value: str = 
         if rounds > MAX_ROUNDS:
             raise DisclosureError(f"suppression did not settle in {MAX_ROUNDS} rounds")
         t0 = time.perf_counter()
-        rejected = _gauss(table, order, protected, hidden, virtual, forced_published)
+        rejected = _gauss(table, order, protected, hidden, virtual, forced_published, settled)
         suppressed = protected | hidden | rejected
         note = (f"round {rounds}: {int(protected.sum())} protected cells + {len(virtual)} groups -> "
                 f"{int(rejected.sum())} more by elimination ({time.perf_counter() - t0:.1f} s)")
@@ -316,6 +325,7 @@ def suppress(inner: pd.DataFrame, dimensions: Sequence[Dimension], value: str = 
         log.info(note)
         if not groups:
             break
+        settled = len(virtual)
         virtual += groups
         hidden = suppressed & ~protected
     reason = np.full(table.n_cells, None, dtype=object)
