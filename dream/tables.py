@@ -30,6 +30,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,41 @@ def write_data_file(table: str, data: pa.Table, partition_values: dict[str, obje
                     int(info.mtime.timestamp() * 1000), rows, delta_stats(data, stats_columns, rows))
 
 
+def write_partitioned(table: str, data: pa.Table, partitions: list[str], tag: str, stats_columns: list[str]
+                      ) -> list[DataFile]:
+    """``data`` (every column of the table, the partition columns too) as one ``write_data_file`` per
+    combination of the partition columns' values in it (null is a value of its own); nothing for no rows."""
+    if not data.num_rows:
+        return []
+    if not partitions:
+        return [write_data_file(table, data, {}, tag, stats_columns)]
+    keys = np.stack([_value_numbers(data.column(c)) for c in partitions], axis=1)
+    group = np.unique(keys, axis=0, return_inverse=True)[1].ravel()
+    order = np.argsort(group, kind="stable")
+    starts = np.flatnonzero(np.r_[True, group[order][1:] != group[order][:-1]])
+    files = []
+    for start, end in zip(starts, [*starts[1:], len(order)]):
+        part = data.take(pa.array(order[start:end]))
+        values = {c: part.column(c)[0].as_py() for c in partitions}
+        files.append(write_data_file(table, part.drop_columns(partitions), values, tag, stats_columns))
+    return files
+
+
+def _value_numbers(column: pa.ChunkedArray) -> np.ndarray:
+    """A number per distinct value of the column (a dictionary array's indices), -1 for null."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    return pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def arrow_schema(ddl: str) -> pa.Schema:
+    """A schema in Spark's DDL (``mapInArrow``'s) as Arrow's, every column nullable as Spark reads it back.
+    On the driver: Spark parses the DDL."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import DataType
+
+    return to_arrow_schema(DataType.fromDDL(ddl))
+
+
 # Below this many rows per distinct value a text column is written plain. Measured on person ids: a
 # dictionary is faster from ~5 rows a person on (weekly ~45, monthly ~10: dictionary; yearly 1: plain).
 ROWS_PER_DICTIONARY_VALUE = 4
@@ -409,18 +445,40 @@ def write_files(spark: SparkSession, path: str, schema: pa.Schema, partitions: l
     so the table needs no compaction; then they become the table's new version in one commit
     (``commit_files``, overwrite). Files of the run that were not committed (the packed ones' sources, a
     failed run's, a retried task's first attempt) are deleted before it returns. Returns the new version."""
+    def tagged(run_id: str) -> DataFrame:
+        return tasks(run_id).select(F.lit(path).alias("tabel"), "fil")
+    return write_tables(spark, {path: (schema, partitions, stats_columns)}, tagged)[path]
+
+
+def write_tables(spark: SparkSession, tables: dict[str, tuple[pa.Schema, list[str], list[str]]],
+                 tasks: Callable[[str], DataFrame]) -> dict[str, int]:
+    """Several tables written by the same Spark tasks (each reads its input once and writes the rows of every
+    table): ``tables`` is table path -> (Arrow schema of the whole table, partition columns, statistics
+    columns); ``tasks(run_id)`` is a DataFrame of two columns, ``tabel`` (a path of ``tables``) and ``fil``
+    (the add action of a Parquet file, tagged ``file_tag(run_id, ...)``, that its task wrote into that table's
+    folder, e.g. with ``write_partitioned``). Each table's files are packed (``pack_tables``: one Spark job
+    for all) and become its new version in a Delta commit of its own (``commit_files``, overwrite), in the
+    order of ``tables``. The commits are not one transaction: when a commit fails, the tables before it stay
+    committed (a caller that must undo them restores their previous versions, as ``roll_back`` does). Files
+    of the run that no commit refers to are deleted from every table before it returns. Returns path ->
+    new version."""
     run_id = uuid.uuid4().hex[:12]
-    committed: set[str] = set()
+    committed: dict[str, set[str]] = {}
+    versions = {}
     try:
-        files = [DataFile.from_add_action(row.fil) for row in tasks(run_id).collect()]
-        files = pack_files(spark, path, files, run_id, stats_columns)
-        version = commit_files(spark, path, schema, partitions, files, stats_columns)
-        committed = {f.path for f in files}
+        written: dict[str, list[DataFile]] = {path: [] for path in tables}
+        for row in tasks(run_id).collect():  # one row per file written: hundreds, not rows of data
+            written[row.tabel].append(DataFile.from_add_action(row.fil))
+        packed = pack_tables(spark, {path: (files, tables[path][2]) for path, files in written.items()}, run_id)
+        for path, (schema, partitions, stats_columns) in tables.items():
+            versions[path] = commit_files(spark, path, schema, partitions, packed[path], stats_columns)
+            committed[path] = {f.path for f in packed[path]}
     finally:
-        removed = remove_uncommitted(path, run_tag(run_id), committed)
-        if removed:
-            log.info("  removed %d uncommitted files of run %s from %s", removed, run_id, path)
-    return version
+        for path in tables:
+            removed = remove_uncommitted(path, run_tag(run_id), committed.get(path, set()))
+            if removed:
+                log.info("  removed %d uncommitted files of run %s from %s", removed, run_id, path)
+    return versions
 
 
 def pack_files(spark: SparkSession, path: str, files: list[DataFile], run_id: str, stats_columns: list[str]
@@ -428,6 +486,41 @@ def pack_files(spark: SparkSession, path: str, files: list[DataFile], run_id: st
     """``files`` (written, not committed, in the table at ``path``) with each partition's files packed into
     as few files as hold ``PACKED_FILE_BYTES`` each: one Spark task per new file reads its sources with
     pyarrow and writes them as one. A file alone in its bin is kept as it is. Returns the files to commit."""
+    return pack_tables(spark, {path: (files, stats_columns)}, run_id)[path]
+
+
+def pack_tables(spark: SparkSession, tables: dict[str, tuple[list[DataFile], list[str]]], run_id: str
+                ) -> dict[str, list[DataFile]]:
+    """``pack_files`` of several tables (path -> (files, statistics columns)) in one Spark job: one task per
+    new file, the largest first. Returns path -> the files to commit."""
+    bins: list[tuple[str, list[DataFile]]] = []
+    kept: dict[str, list[DataFile]] = {}
+    for path, (files, _) in tables.items():
+        table_bins = _bins(files)
+        kept[path] = [b[0] for b in table_bins if len(b) == 1]
+        bins += [(path, b) for b in table_bins if len(b) > 1]
+    if not bins:
+        return kept
+    started = time.monotonic()
+    bins.sort(key=lambda b: -sum(f.size for f in b[1]))  # the largest first: the last tasks are short ones
+
+    def run(batches):
+        for batch in batches:
+            for index in batch.column(0).to_pylist():
+                path, sources = bins[index]
+                data = pa.concat_tables([_read_data_file(path, f) for f in sources]).unify_dictionaries()
+                packed = write_data_file(path, data, sources[0].partition_values,
+                                         file_tag(run_id, _PACKING_TASK + index), tables[path][1])
+                yield pa.record_batch([pa.array([path]), pa.array([packed.add_action()])], names=["tabel", "fil"])
+    rows = spark.range(len(bins), numPartitions=len(bins)).mapInArrow(run, "tabel string, fil string").collect()
+    for row in rows:
+        kept[row.tabel].append(DataFile.from_add_action(row.fil))
+    log.info("  packed %d files into %d in %.1f s", sum(len(b) for _, b in bins), len(rows), time.monotonic() - started)
+    return kept
+
+
+def _bins(files: list[DataFile]) -> list[list[DataFile]]:
+    """Each partition's files, smallest first, in bins of at most ``PACKED_FILE_BYTES`` (a larger file alone)."""
     partitions: dict[str, list[DataFile]] = {}
     for f in files:
         partitions.setdefault(json.dumps(f.partition_values, sort_keys=True), []).append(f)
@@ -440,24 +533,7 @@ def pack_files(spark: SparkSession, path: str, files: list[DataFile], run_id: st
                 current = []
             current.append(f)
         bins.append(current)
-    kept = [b[0] for b in bins if len(b) == 1]
-    bins = [b for b in bins if len(b) > 1]
-    if not bins:
-        return kept
-    started = time.monotonic()
-
-    def run(batches):
-        for batch in batches:
-            for index in batch.column(0).to_pylist():
-                sources = bins[index]
-                data = pa.concat_tables([_read_data_file(path, f) for f in sources]).unify_dictionaries()
-                packed = write_data_file(path, data, sources[0].partition_values,
-                                         file_tag(run_id, _PACKING_TASK + index), stats_columns)
-                yield pa.record_batch([pa.array([packed.add_action()], pa.string())], names=["fil"])
-    rows = spark.range(len(bins), numPartitions=len(bins)).mapInArrow(run, "fil string").collect()
-    packed = [DataFile.from_add_action(row.fil) for row in rows]
-    log.info("  packed %d files into %d in %.1f s", sum(len(b) for b in bins), len(packed), time.monotonic() - started)
-    return kept + packed
+    return bins
 
 
 def _read_data_file(table: str, file: DataFile) -> pa.Table:

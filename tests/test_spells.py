@@ -12,18 +12,25 @@ W14-W17, May W18-W22 (five weeks), June W23-W26.
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
+from pyspark.sql.types import DataType
+
+import dream.tables as tables
 
 from dream.calendar import IsoWeek, week_range
+from dream.model.activation import ACTIVATION_SCHEMA
 from dream.model.dimensions import dim_tid
+from dream.model.fact import PERSON_BUCKET, person_bucket
 from dream.model.pipeline import build_spell_tables
-from dream.model.spells import DeliveredSpan
+from dream.model.spells import RUN_SCHEMA, SPELL_MONTH_SCHEMA, DeliveredSpan, build_spells, spell_months
+from dream.model.spells import SPELL_SCHEMA as FORLOEB_SCHEMA  # SPELL_SCHEMA below: the expected rows' columns
 from dream.model.visitation import build_visitation_spells
 from dream.reference import code_lookup
-from dream.tables import write_table
+from dream.tables import files_by_partition, write_table
 
 FIRST, LAST = IsoWeek(2019, 1), IsoWeek(2021, 7)
 KJ_J, KJ_A, SDP, AD = "Kontanthjælp (Jobparate)", "Kontanthjælp (Aktivitetsparate)", "Sygedagpenge", "A-dagpenge"
@@ -244,3 +251,43 @@ def test_the_delivered_span_knows_which_months_are_whole():
     assert span.last_full_month_end == dt.date(2021, 1, 31)
     whole = DeliveredSpan.of(W(2019, 2).monday, W(2021, 8).monday)  # starts a week into January, ends with February
     assert (whole.first_full_month, whole.last_full_month_end) == (2019 * 12 + 1, dt.date(2021, 2, 28))
+
+
+SPELL_TABLES = {  # table -> (its schema, its partition columns)
+    "fact_forloeb_maaned": (SPELL_MONTH_SCHEMA, ["aar"]), "fact_forloeb": (FORLOEB_SCHEMA, ["ydelsesgruppe"]),
+    "fact_ydelsesperiode": (RUN_SCHEMA, ["ydelsesgruppe"]), "fact_aktivering": (ACTIVATION_SCHEMA, ["start_aar"]),
+}
+
+
+def test_the_four_tables_of_a_fact_dream_by_person_bucket_equal_those_of_the_shuffle(spark, warehouse, tmp_path,
+                                                                                    monkeypatch):
+    """The fixture's fact_dream has no person buckets (its rows are shuffled by person); here one task per
+    bucket reads the bucket's files. Same rows, schemas (as Spark reads them) and partitioning."""
+    folder = str(tmp_path / "wh")
+    write_delivery(spark, folder, FACT)
+    weeks = spark.createDataFrame(FACT, FACT_SCHEMA)
+    write_table(weeks.withColumn(PERSON_BUCKET, person_bucket(F.col("person_id"), 3)), folder, "fact_dream",
+                ["aar", PERSON_BUCKET])
+    assert len(files_by_partition(spark, f"{folder}/fact_dream", PERSON_BUCKET)) == 3
+    monkeypatch.setattr(tables, "PACKED_FILE_BYTES", 1)  # unpacked, the files' names show the tasks
+    versions = build_spell_tables(spark, folder)
+    assert {versions[name] for name in SPELL_TABLES} == {0}
+    for name, (ddl, partitions) in SPELL_TABLES.items():
+        got, shuffled = (spark.read.format("delta").load(f"{w}/{name}") for w in (folder, warehouse))
+        assert got.schema == shuffled.schema == DataType.fromDDL(ddl)  # every column nullable, as Spark wrote
+        assert spark.sql(f"DESCRIBE DETAIL delta.`{folder}/{name}`").first().partitionColumns == partitions
+        assert got.count() == shuffled.count() > 0
+        assert got.exceptAll(shuffled).count() == 0 == shuffled.exceptAll(got).count()
+    # The files are named part-<run>-<task>-<uuid>: one task per bucket wrote them.
+    tasks = {p.name.split("-")[2] for name in SPELL_TABLES for p in (Path(folder) / name).rglob("*.parquet")}
+    assert tasks == {"00000", "00001", "00002"}
+
+
+def test_spells_from_the_month_rows_of_any_dataframe_are_those_written(spark, warehouse):
+    """``build_spells`` (a spell is its last month row) on month rows shuffled by person, as a library call."""
+    span = DeliveredSpan.of(FIRST.monday, LAST.monday)
+    months = spell_months(spark.createDataFrame(FACT, FACT_SCHEMA))
+    got = build_spells(months, span)
+    written = spark.read.format("delta").load(f"{warehouse}/fact_forloeb")
+    assert got.count() == written.count() > 10
+    assert_df_equality(got, written.select(*got.columns), ignore_row_order=True, ignore_nullable=True)

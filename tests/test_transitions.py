@@ -10,6 +10,7 @@ at most that, i.e. up to 2020-W11 (Monday 9 March 2020); later weeks are censore
 import datetime as dt
 from contextlib import contextmanager
 
+import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 
@@ -18,7 +19,9 @@ from pyspark.sql import functions as F
 
 from dream.model.fact import PERSON_BUCKET, person_bucket
 from dream.model.transitions import build_transitions, write_transitions, write_transitions_from_table
-from dream.tables import current_version, roll_back, rows_written, write_table
+from dream.tables import (
+    arrow_schema, current_version, file_tag, roll_back, rows_written, write_partitioned, write_table, write_tables,
+)
 
 D = dt.date
 LAST_MONDAY = D(2021, 3, 8)
@@ -198,3 +201,80 @@ def test_rows_deleted_from_the_table_are_not_read_from_its_files(spark, fact, ex
     write_transitions_from_table(spark, source, LAST_MONDAY, str(tmp_path), "overgang_52")
     assert_df_equality(load(spark, tmp_path / "overgang_52"), expected.where("person_id != 'p7'"),
                        ignore_row_order=True, ignore_nullable=True)
+
+
+# --- several tables written by the same tasks (dream.tables.write_tables) ------------------------------------
+
+ROWS_SCHEMA = "person_id string, aar int, gruppe string"
+ROWS = [("p1", 2020, "G1"), ("p2", 2020, None), ("p3", 2021, "G2"), ("p4", None, "G1"), ("p5", 2021, "G1"),
+        ("p6", 2020, "G2")]  # p4: a null partition value
+
+
+def two_tables(spark, folder, run_number: int = 0) -> dict[str, tuple]:
+    """Tables ``a`` (the rows, partitioned by ``aar``) and ``b`` (their persons, not partitioned) of ``folder``,
+    and ``tasks(run_id)``: three Spark tasks, each writing its third of the rows into both (a row per file)."""
+    a, b = str(folder / "a"), str(folder / "b")
+    rows = ROWS[:len(ROWS) - run_number]  # a later run writes fewer rows
+
+    def tasks(run_id):
+        def run(batches):
+            for batch in batches:
+                for task in batch.column(0).to_pylist():
+                    part = pa.Table.from_pylist([dict(zip(["person_id", "aar", "gruppe"], r)) for r in rows[task::3]],
+                                                schema)
+                    tag = file_tag(run_id, task)
+                    added = [(a, f.add_action()) for f in write_partitioned(a, part, ["aar"], tag, ["gruppe"])]
+                    added += [(b, f.add_action()) for f in write_partitioned(b, part.select(["person_id"]), [], tag,
+                                                                             [])]
+                    yield pa.record_batch([pa.array([t for t, _ in added], pa.string()),
+                                           pa.array([f for _, f in added], pa.string())], names=["tabel", "fil"])
+        return spark.range(3, numPartitions=3).mapInArrow(run, "tabel string, fil string")
+
+    schema = arrow_schema(ROWS_SCHEMA)
+    return {"tables": {a: (schema, ["aar"], ["gruppe"]), b: (arrow_schema("person_id string"), [], [])},
+            "tasks": tasks, "rows": rows, "a": a, "b": b}
+
+
+def test_tasks_write_two_tables_and_each_gets_one_commit_with_its_files_packed(spark, tmp_path):
+    run = two_tables(spark, tmp_path)
+    versions = write_tables(spark, run["tables"], run["tasks"])
+    assert versions == {run["a"]: 0, run["b"]: 0}
+    expected = spark.createDataFrame(ROWS, ROWS_SCHEMA)
+    assert_df_equality(load(spark, run["a"]), expected, ignore_row_order=True, ignore_nullable=True)
+    assert_df_equality(load(spark, run["b"]), expected.select("person_id"), ignore_row_order=True,
+                       ignore_nullable=True)
+    assert spark.sql(f"DESCRIBE DETAIL delta.`{run['a']}`").first().partitionColumns == ["aar"]
+    assert rows_written(spark, str(tmp_path), "a") == rows_written(spark, str(tmp_path), "b") == len(ROWS)
+    # Three tasks wrote a file per table and year; packed, a year (null too) has one file, b has one.
+    assert sorted(f.parent.name for f in data_files(tmp_path / "a")) == [
+        "aar=2020", "aar=2021", "aar=__HIVE_DEFAULT_PARTITION__"]
+    assert len(data_files(tmp_path / "b")) == 1
+    for name in ("a", "b"):  # no file but the committed ones
+        assert len(data_files(tmp_path / name)) == len(load(spark, tmp_path / name).inputFiles())
+
+
+def test_when_a_later_commit_fails_the_earlier_table_stays_committed_and_no_file_is_left(spark, tmp_path,
+                                                                                        monkeypatch):
+    first = two_tables(spark, tmp_path)
+    write_tables(spark, first["tables"], first["tasks"])
+    before = {name: data_files(tmp_path / name) for name in ("a", "b")}
+    second = two_tables(spark, tmp_path, run_number=1)
+    commit = tables.commit_files
+
+    def fail_b(spark, path, *args, **kwargs):
+        if path == second["b"]:
+            raise RuntimeError("commit refused")
+        return commit(spark, path, *args, **kwargs)
+
+    monkeypatch.setattr(tables, "commit_files", fail_b)
+    with pytest.raises(RuntimeError, match="commit refused"):
+        write_tables(spark, second["tables"], second["tasks"])
+    # a (committed first) has the second run's rows; b is as it was, without the run's files.
+    assert current_version(spark, str(tmp_path), "a") == 1 and current_version(spark, str(tmp_path), "b") == 0
+    assert load(spark, second["a"]).count() == len(second["rows"]) == len(ROWS) - 1
+    assert data_files(tmp_path / "b") == before["b"]
+    assert len(data_files(tmp_path / "a")) == len(before["a"]) + len(load(spark, second["a"]).inputFiles())
+    # The caller undoes the tables it changed (the refresh does so with roll_back).
+    roll_back(spark, str(tmp_path), {"a": 0})
+    assert_df_equality(load(spark, second["a"]), spark.createDataFrame(ROWS, ROWS_SCHEMA), ignore_row_order=True,
+                       ignore_nullable=True)

@@ -12,7 +12,8 @@ when its first week is the first delivered week (it may have begun before: not a
 left out of the progression measure).
 
 How: with numpy on whole persons' weeks, one person bucket of ``fact_dream`` per Spark task
-(``dream.model.buckets``: no shuffle).
+(``dream.model.buckets``: no shuffle). The model writes the table in the same pass as the benefit spells
+(``dream.model.spells.write_spell_tables``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 
 from dream.model.buckets import days, encoded, map_buckets, map_persons, numbers, take
-from dream.model.spells import DAYS_PER_WEEK, DeliveredSpan
+from dream.model.spells import DAYS_PER_WEEK, DeliveredSpan, by_person_and_day
 
 ACTIVATION_INPUT = ["person_id", "aar", "uge", "uge_start", "aktiveringstype", "ydelsesgruppe", "ydelseskode",
                     "kommune", "visitationskategori", "alder", "aktiv"]
@@ -67,7 +68,7 @@ def activation_spells_of(weeks: pa.Table, span: DeliveredSpan) -> pa.Table | Non
     person, _ = encoded(weeks.column("person_id"))
     kind, kinds = encoded(weeks.column("aktiveringstype"))
     day = days(weeks, "uge_start")
-    order = np.lexsort((day, person))
+    order = by_person_and_day(person, day)
     p, d, k = person[order], day[order], kind[order]
     new_person = np.r_[True, p[1:] != p[:-1]]
     starts = (new_person | np.r_[False, d[1:] - d[:-1] != DAYS_PER_WEEK]

@@ -14,11 +14,10 @@ from dream.benchmark import build_benchmark
 from dream.benchmark.pipeline import CURRENT, PUBLISHED_MONTHS
 from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
 from dream.measures.pipeline import build_measures
-from dream.model.activation import activation_spells_from_table
 from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim_ydelse, dim_ydelsesgruppe
 from dream.model.fact import person_buckets, write_fact
 from dream.model.keyfigures import build_key_figures
-from dream.model.spells import build_spells, delivered_span, runs_from_table, spell_months_from_table
+from dream.model.spells import delivered_span, write_spell_tables
 from dream.model.transitions import write_transitions_from_table
 from dream.model.visitation import build_visitation_spells, check_events
 from dream.tables import rows_written, table_path, write_table
@@ -88,21 +87,15 @@ def build_spell_tables(spark: SparkSession, warehouse: str) -> dict[str, int]:
     def read(name):
         return spark.read.format("delta").load(table_path(warehouse, name))
 
-    # Each step below reads fact_dream by person bucket: a Spark task per bucket, no shuffle of the weeks.
-    fact, span = table_path(warehouse, "fact_dream"), delivered_span(read("dim_tid"))
-    months = spell_months_from_table(spark, fact)
-    versions = {"fact_forloeb_maaned": write_table(months, warehouse, "fact_forloeb_maaned", ["aar"],
-                                                   stats_columns=["ydelsesgruppe", "periode", "kommune", "dage"])}
-    # fact_forloeb is made from the month rows just written: a small scan instead of a second pass over weeks.
-    spells = build_spells(read("fact_forloeb_maaned"), span)
-    versions["fact_forloeb"] = write_table(spells, warehouse, "fact_forloeb", ["ydelsesgruppe"],
-                                           stats_columns=_SPELL_STATS[1:])
-    runs = runs_from_table(spark, fact)
-    versions["fact_ydelsesperiode"] = write_table(runs, warehouse, "fact_ydelsesperiode",
-                                                  ["ydelsesgruppe"], stats_columns=_SPELL_STATS[1:])
-    activation = activation_spells_from_table(spark, fact, span)
-    versions["fact_aktivering"] = write_table(activation, warehouse, "fact_aktivering",
-                                              ["start_aar"], stats_columns=_SPELL_STATS)
+    # One pass: a Spark task per person bucket of fact_dream reads its weeks once and writes the files of the
+    # four tables; then a Delta commit per table. As with a table per step, a failed commit leaves the tables
+    # committed before it: the refresh rolls every changed table back (roll_back), the model step alone does not.
+    span = delivered_span(read("dim_tid"))
+    layout = {"fact_forloeb_maaned": (["aar"], ["ydelsesgruppe", "periode", "kommune", "dage"]),
+              "fact_forloeb": (["ydelsesgruppe"], _SPELL_STATS[1:]),
+              "fact_ydelsesperiode": (["ydelsesgruppe"], _SPELL_STATS[1:]),
+              "fact_aktivering": (["start_aar"], _SPELL_STATS)}
+    versions = write_spell_tables(spark, table_path(warehouse, "fact_dream"), span, warehouse, layout)
     dfdg = table_path(warehouse, DFDG_VISITATION_TABLE)
     if DeltaTable.isDeltaTable(spark, dfdg):
         events = read(DFDG_VISITATION_TABLE)
