@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from dream.model.buckets import days, encoded, map_buckets, map_persons, month_labels, month_numbers
+from dream.model.buckets import days, encoded, map_buckets, month_labels, month_numbers
 from dream.model.weeks import month_label
 from dream.reference.kommuner import UNKNOWN_KOMMUNE
 
@@ -34,14 +34,10 @@ MONTH_SCHEMA = ("person_id string, periode string, kommune string, ydelsesgruppe
                 "aktivering string")
 
 
-def person_months(fact: DataFrame, start: dt.date) -> DataFrame:
-    """``person_months_of`` on any DataFrame of weeks (``MONTH_INPUT``), shuffled by person."""
-    return map_persons(fact.select(*MONTH_INPUT), functools.partial(person_months_of, start=start), MONTH_SCHEMA)
-
-
 def person_months_from_table(spark: SparkSession, fact_table: str, start: dt.date) -> DataFrame:
-    """``person_months`` of the Delta table at ``fact_table`` (``fact_dream``): one task per person bucket,
-    reading only the years from ``start``'s on (a week's ISO year is its Thursday's)."""
+    """``person_months_of`` the Delta table at ``fact_table`` (``fact_dream``): one task per person bucket,
+    reading only the years from ``start``'s on (a week's ISO year is its Thursday's); a table without person
+    buckets is shuffled by person."""
     return map_buckets(spark, fact_table, MONTH_INPUT, functools.partial(person_months_of, start=start),
                        MONTH_SCHEMA, years_from=start.year)
 
@@ -103,7 +99,7 @@ def spell_cells(spells: DataFrame, months: DataFrame) -> DataFrame:
 
 
 def inner_cells(months: DataFrame, spells: DataFrame) -> DataFrame:
-    """The nonzero inner cells of the three person measures from the person months (``person_months``) and
+    """The nonzero inner cells of the three person measures from the person months (``person_months_of``) and
     the activation spells, long: periode, maal, kommune, the dimensions, antal and personer. A cell's
     activated persons are its recipients when its ``aktivering`` is an activation: one count for both."""
     recipients = _count(months, RECIPIENTS)
