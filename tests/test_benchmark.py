@@ -165,3 +165,86 @@ def test_second_release_keeps_suppressed_cells_suppressed(spark, built, tmp_path
     key = (F.col("omraade") == "147") & (F.col("maal") == RECIPIENTS) & (F.col("periode") == "2024-01")
     rows = totals(read(spark, warehouse, CONFIDENTIAL)).where(key).collect()
     assert [(r.antal, r.undertrykt, r.aarsag) for r in rows] == [(5, True, "overført")]
+
+
+# key_figures on hand-made cells of one cell (Dagpenge, I alt, I alt, recipients) of four kommuner: 101 and
+# 147 (1,000 residents each), 751 (2,000) and 153 (500) in 2024; only 751 has residents in 2023. 147 is
+# suppressed in February; 153 has no February; 101's 2023-03 has no rate (no residents that year).
+PUBLISHED = ("periode string, niveau string, omraade string, ydelsesgruppe string, visitationsgruppe string, "
+             "aktivering string, maal string, antal long, undertrykt boolean")
+HAND_MADE = [("2023-03", "101", 7, False), ("2023-12", "751", 30, False),
+             ("2024-01", "101", 10, False), ("2024-01", "147", 10, False), ("2024-01", "751", 40, False),
+             ("2024-01", "153", 2, False),
+             ("2024-02", "101", 12, False), ("2024-02", "147", None, True), ("2024-02", "751", 40, False),
+             ("2024-03", "101", 14, False), ("2024-03", "147", 9, False), ("2024-03", "751", 28, False),
+             ("2024-03", "153", 3, False)]
+RESIDENTS = [(2023, "kommune", "751", 2000), (2024, "kommune", "101", 1000), (2024, "kommune", "147", 1000),
+             (2024, "kommune", "751", 2000), (2024, "kommune", "153", 500)]
+POP = "aar int, niveau string, omraade string, befolkning long"
+
+
+@pytest.fixture(scope="module")
+def hand_made_figures(spark):
+    from dream.benchmark.rates import key_figures
+
+    published = spark.createDataFrame(
+        [(periode, "kommune", kommune, DP, ALL, ALL, RECIPIENTS, antal, suppressed)
+         for periode, kommune, antal, suppressed in HAND_MADE], PUBLISHED)
+    return key_figures(published, spark.createDataFrame(RESIDENTS, POP)).localCheckpoint()
+
+
+def test_key_figures_tied_rates_share_rank_and_percentile(spark, hand_made_figures):
+    figures = hand_made_figures.select("periode", "omraade", "pr_1000", "rang", "antal_rangeret", "percentil")
+    # rang: 1 + the kommuner with a higher rate; percentil: the kommuner with a lower rate / (ranked - 1)
+    expected = spark.createDataFrame([
+        ("2023-03", "101", None, None, None, None),  # no residents in 2023: no rate, not ranked
+        ("2023-12", "751", 15.0, 1, 1, 0.0),  # ranked alone
+        ("2024-01", "101", 10.0, 2, 4, 1 / 3), ("2024-01", "147", 10.0, 2, 4, 1 / 3),  # tied
+        ("2024-01", "751", 20.0, 1, 4, 1.0), ("2024-01", "153", 4.0, 4, 4, 0.0),
+        ("2024-02", "101", 12.0, 2, 2, 0.0), ("2024-02", "147", None, None, None, None),  # suppressed
+        ("2024-02", "751", 20.0, 1, 2, 1.0),
+        ("2024-03", "101", 14.0, 1, 4, 2 / 3), ("2024-03", "751", 14.0, 1, 4, 2 / 3),  # tied at the top
+        ("2024-03", "147", 9.0, 3, 4, 1 / 3), ("2024-03", "153", 6.0, 4, 4, 0.0)],
+        "periode string, omraade string, pr_1000 double, rang int, antal_rangeret long, percentil double")
+    assert_df_equality(figures, expected, ignore_row_order=True)
+
+
+def test_key_figures_change_is_null_after_a_gap_month(spark, hand_made_figures):
+    figures = hand_made_figures.select("periode", "omraade", "aendring_antal", "aendring_pr_1000")
+    expected = spark.createDataFrame([
+        ("2023-03", "101", None, None), ("2023-12", "751", None, None),
+        ("2024-01", "101", None, None),  # 2023-12 has no row of 101: not 2023-03's
+        ("2024-01", "147", None, None), ("2024-01", "153", None, None),
+        ("2024-01", "751", 10, 5.0),  # on December 2023, over the year boundary
+        ("2024-02", "101", 2, 2.0), ("2024-02", "147", None, None), ("2024-02", "751", 0, 0.0),
+        ("2024-03", "101", 2, 2.0), ("2024-03", "147", None, None),  # February suppressed
+        ("2024-03", "751", -12, -6.0), ("2024-03", "153", None, None)],  # no February: not January's
+        "periode string, omraade string, aendring_antal long, aendring_pr_1000 double")
+    assert_df_equality(figures, expected, ignore_row_order=True)
+
+
+def test_key_figures_12_months_average_null_with_a_suppressed_or_rateless_month_in_it(spark, hand_made_figures):
+    figures = hand_made_figures.select("periode", "omraade", "pr_1000_12_mdr", "pr_1000_land", "pr_1000_region")
+    # the month and the 11 calendar months before it, over the months that have a row
+    expected = spark.createDataFrame([
+        ("2023-03", "101", None), ("2023-12", "751", 15.0),
+        ("2024-01", "101", None), ("2024-02", "101", None),  # 2023-03 (no rate) is in their 12 months
+        ("2024-03", "101", (10.0 + 12.0 + 14.0) / 3),  # ... but not in March's
+        ("2024-01", "147", 10.0), ("2024-02", "147", None), ("2024-03", "147", None),  # February suppressed
+        ("2024-01", "751", (15.0 + 20.0) / 2), ("2024-02", "751", (15.0 + 20.0 + 20.0) / 3),
+        ("2024-03", "751", (15.0 + 20.0 + 20.0 + 14.0) / 4),
+        ("2024-01", "153", 4.0), ("2024-03", "153", (4.0 + 6.0) / 2)],  # a missing month is no suppressed one
+        "periode string, omraade string, pr_1000_12_mdr double")
+    assert_df_equality(figures, expected.select("*", *[F.lit(None).cast("double").alias(c)
+                                                       for c in ("pr_1000_land", "pr_1000_region")]),
+                       ignore_row_order=True)
+
+
+def test_key_figures_refuse_a_population_with_two_rows_for_an_area(spark):
+    from dream.benchmark.rates import key_figures
+
+    published = spark.createDataFrame([("2024-01", "kommune", "101", DP, ALL, ALL, RECIPIENTS, 10, False)],
+                                      PUBLISHED)
+    twice = spark.createDataFrame([(2024, "kommune", "101", 1000), (2024, "kommune", "101", 900)], POP)
+    with pytest.raises(ValueError, match="more than one row for aar 2024, kommune 101"):
+        key_figures(published, twice)
