@@ -19,6 +19,7 @@ import shutil
 import time
 import urllib.parse
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -102,10 +103,32 @@ def _snapshot(spark: SparkSession, path: str):
     return _delta_log(spark, path).update(False, none, none)
 
 
+def _checksum(snapshot):
+    """The snapshot's version checksum (Delta's ``.crc`` file of the version), or None when there is none."""
+    checksum = snapshot.checksumOpt()
+    return checksum.get() if checksum.isDefined() else None
+
+
 def files_and_bytes(spark: SparkSession, path: str) -> tuple[int, int]:
-    """The number of current files of the Delta table at ``path`` and their bytes, from its snapshot."""
+    """The number of current files of the Delta table at ``path`` and their bytes: from the version's
+    checksum, which every commit writes (the snapshot's own counts rebuild its state with a Spark job)."""
     snapshot = _snapshot(spark, path)
+    checksum = _checksum(snapshot)
+    if checksum is not None:
+        return checksum.numFiles(), checksum.tableSizeBytes()
     return snapshot.numOfFiles(), snapshot.sizeInBytes()
+
+
+def _add_actions(snapshot) -> list[dict]:
+    """The add actions of the snapshot's current files. The version checksum lists them for a table of few
+    files (Delta's threshold; ~100): read without a Spark job. Otherwise from the snapshot's state."""
+    checksum = _checksum(snapshot)
+    if checksum is not None and checksum.allFiles().isDefined():
+        files, adds = checksum.allFiles().get().iterator(), []
+        while files.hasNext():
+            adds.append(json.loads(files.next().json())["add"])
+        return adds
+    return [json.loads(text) for text in snapshot.allFiles().toJSON().collectAsList()]
 
 
 @dataclass(frozen=True)
@@ -127,8 +150,7 @@ def table_files(spark: SparkSession, path: str, partitioned_by: str | None = Non
     if mapping != "none" or (partitioned_by is not None and partitioned_by not in metadata.get("partitionColumns", [])):
         return None
     files = []
-    for text in snapshot.allFiles().toJSON().collectAsList():
-        add = json.loads(text)
+    for add in _add_actions(snapshot):
         if add.get("deletionVector"):
             return None
         uri = urllib.parse.urlparse(add["path"])
@@ -139,6 +161,13 @@ def table_files(spark: SparkSession, path: str, partitioned_by: str | None = Non
         rows = json.loads(add["stats"]).get("numRecords") if add.get("stats") else None
         files.append(TableFile(location, add["partitionValues"], rows))
     return files
+
+
+def most_files_in_a_partition(spark: SparkSession, path: str) -> int:
+    """The most current files any one partition of the Delta table at ``path`` holds (the whole table is one
+    partition when it is not partitioned); 0 for a table without files."""
+    counts = Counter(json.dumps(add["partitionValues"], sort_keys=True) for add in _add_actions(_snapshot(spark, path)))
+    return max(counts.values(), default=0)
 
 
 def files_by_partition(spark: SparkSession, path: str, column: str) -> dict[str, list[tuple[str, dict]]] | None:

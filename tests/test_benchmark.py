@@ -14,7 +14,7 @@ from dream.benchmark.cells import POPULATION
 from dream.benchmark.pipeline import CONFIDENTIAL, KEY_FIGURES, SUMMARY, TABLE
 from dream.disclosure import Dimension
 from dream.disclosure.audit import audit
-from dream.tables import table_path, write_table
+from dream.tables import table_path, write_files, write_table
 
 FACT = "person_id string, uge_start date, ydelsesgruppe string, aktiv boolean, aktiveringstype string, " \
        "kommune string, visitationskategori string"
@@ -183,14 +183,25 @@ RESIDENTS = [(2023, "kommune", "751", 2000), (2024, "kommune", "101", 1000), (20
 POP = "aar int, niveau string, omraade string, befolkning long"
 
 
-@pytest.fixture(scope="module")
-def hand_made_figures(spark):
-    from dream.benchmark.rates import key_figures
+def key_figures_of(spark, folder, published, pop):
+    """The key figures table written from ``published`` cells (a Delta table of two files) as the benchmark
+    writes it."""
+    from dream.benchmark.publish import KEYS
+    from dream.benchmark.rates import NOEGLETAL_ARROW, key_figures_files
 
+    published_path, figures = str(folder / "published"), str(folder / "figures")
+    published.repartition(2).write.format("delta").save(published_path)
+    write_files(spark, figures, NOEGLETAL_ARROW, [], KEYS,
+                lambda run_id: key_figures_files(spark, published_path, figures, run_id, pop))
+    return spark.read.format("delta").load(figures)
+
+
+@pytest.fixture(scope="module")
+def hand_made_figures(spark, tmp_path_factory):
     published = spark.createDataFrame(
         [(periode, "kommune", kommune, DP, ALL, ALL, RECIPIENTS, antal, suppressed)
          for periode, kommune, antal, suppressed in HAND_MADE], PUBLISHED)
-    return key_figures(published, spark.createDataFrame(RESIDENTS, POP)).localCheckpoint()
+    return key_figures_of(spark, tmp_path_factory.mktemp("figures"), published, spark.createDataFrame(RESIDENTS, POP))
 
 
 def test_key_figures_tied_rates_share_rank_and_percentile(spark, hand_made_figures):
@@ -240,11 +251,10 @@ def test_key_figures_12_months_average_null_with_a_suppressed_or_rateless_month_
                        ignore_row_order=True)
 
 
-def test_key_figures_refuse_a_population_with_two_rows_for_an_area(spark):
-    from dream.benchmark.rates import key_figures
-
+def test_key_figures_refuse_a_population_with_two_rows_for_an_area(spark, tmp_path):
     published = spark.createDataFrame([("2024-01", "kommune", "101", DP, ALL, ALL, RECIPIENTS, 10, False)],
                                       PUBLISHED)
     twice = spark.createDataFrame([(2024, "kommune", "101", 1000), (2024, "kommune", "101", 900)], POP)
     with pytest.raises(ValueError, match="more than one row for aar 2024, kommune 101"):
-        key_figures(published, twice)
+        key_figures_of(spark, tmp_path, published, twice)
+    assert not (tmp_path / "figures" / "_delta_log").exists()  # refused before anything is written

@@ -13,7 +13,8 @@ from dream.errors import ConfigError, InputError, RefreshLockedError
 from dream.refresh import refresh, runs, table_versions, tables_as_of
 from dream.refresh.lock import WarehouseLock
 from dream.refresh.maintenance import compact, vacuum
-from dream.tables import write_table
+from dream.tables import _checksum, _snapshot, files_and_bytes, most_files_in_a_partition, table_files, \
+    write_table
 from tests.deliveries import copy_warehouse, data_tables, fingerprints, table_fingerprint
 
 
@@ -109,6 +110,33 @@ def test_compaction_keeps_the_data_and_merges_files(spark, tmp_path):
     assert table.detail().first().numFiles == 2  # one per partition
     assert table_fingerprint(table.toDF()) == before
     assert not compact(spark, warehouse, "t", below_mb=8)  # one file per partition: nothing to pack
+
+
+def test_file_counts_from_the_version_checksum_agree_with_the_log_replay(spark, tmp_path):
+    # The checksum (.crc) a commit writes is read without a Spark job; without it the snapshot's state is
+    # rebuilt from the log. Both must give the same files: here 3 files in aar=0, 2 in aar=1, after an append.
+    path = f"{tmp_path}/t"
+    df = spark.range(100).withColumn("aar", (F.col("id") % 2).cast("int"))
+    df.repartition(2).write.format("delta").partitionBy("aar").save(path)
+    df.where("aar = 0").repartition(1).write.format("delta").mode("append").save(path)
+    flat = f"{tmp_path}/flat"
+    spark.range(10).repartition(3).write.format("delta").save(flat)
+
+    def observed():
+        return (files_and_bytes(spark, path), most_files_in_a_partition(spark, path), most_files_in_a_partition(spark, flat),
+                sorted((f.location, tuple(f.partition_values.items()), f.rows) for f in table_files(spark, path)))
+
+    assert _checksum(_snapshot(spark, path)) is not None  # the fast path is the one tested first
+    from_checksum = observed()
+    for crc in tmp_path.glob("*/_delta_log/*.crc"):
+        crc.unlink()
+    spark._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+    assert _checksum(_snapshot(spark, path)) is None
+    assert observed() == from_checksum
+    (files, size), most, most_flat, listed = from_checksum
+    assert (files, most, most_flat) == (5, 3, 3)
+    assert size == sum(p.stat().st_size for p in tmp_path.glob("t/aar=*/*.parquet"))
+    assert len(listed) == 5 and sum(rows for *_, rows in listed) == 150  # 100 rows, then 50 appended
 
 
 @pytest.mark.parametrize("adaptive", ["true", "false"])

@@ -14,7 +14,7 @@ from dream.benchmark.publish import (
     CONFIDENTIAL_ARROW, KEYS, PREVIOUS_SCHEMA, PUBLISHED_ARROW, confidential_files, published_files,
     suppression_summary,
 )
-from dream.benchmark.rates import key_figures, population, population_cells
+from dream.benchmark.rates import NOEGLETAL_ARROW, key_figures_files, population, population_cells
 from dream.errors import InputError
 from dream.tables import table_path, write_files, write_table
 
@@ -99,6 +99,7 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
                  row.periode, row.maal, row.celler, row.undertrykte, row.primaere, row.sekundaere, row.overfoerte)
     if pop is None:
         pop = population(spark.createDataFrame([], "kommune string, aar int, alder int, antal long"))
-    figures = key_figures(_read(spark, warehouse, TABLE), pop)
-    versions[KEY_FIGURES] = write_table(figures.repartition(1), warehouse, KEY_FIGURES, [])
+    figures = table_path(warehouse, KEY_FIGURES)
+    versions[KEY_FIGURES] = write_files(spark, figures, NOEGLETAL_ARROW, [], KEYS,
+                                        lambda run_id: key_figures_files(spark, published, figures, run_id, pop))
     return versions

@@ -15,12 +15,15 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from dream.benchmark.cells import ACTIVATED, DIMENSIONS, POPULATION, RECIPIENTS, TOTAL
 from dream.benchmark.publish import KEYS, LAND, regions
+from dream.errors import InputError
 from dream.model.buckets import encoded
+from dream.tables import file_tag, filesystem, table_files, write_data_file
 
 RATE_MEASURES = [RECIPIENTS, ACTIVATED]
 NOEGLETAL_SCHEMA = ("periode string, niveau string, omraade string, ydelsesgruppe string, visitationsgruppe string, "
@@ -28,6 +31,10 @@ NOEGLETAL_SCHEMA = ("periode string, niveau string, omraade string, ydelsesgrupp
                     "antal_rangeret long, percentil double, pr_1000_land double, pr_1000_region double, "
                     "aendring_antal long, aendring_pr_1000 double, pr_1000_12_mdr double, undertrykt boolean")
 NOEGLETAL_COLUMNS = [c.split()[0] for c in NOEGLETAL_SCHEMA.split(", ")]
+_NOEGLETAL_TYPES = {"antal": pa.int64(), "befolkning": pa.int64(), "rang": pa.int32(), "antal_rangeret": pa.int64(),
+                    "aendring_antal": pa.int64(), "undertrykt": pa.bool_()}
+NOEGLETAL_ARROW = pa.schema([(c, _NOEGLETAL_TYPES.get(c, pa.string() if c in KEYS else pa.float64()))
+                             for c in NOEGLETAL_COLUMNS])
 CELL = [*DIMENSIONS, "maal"]  # every key figure compares cells that agree on these
 YEAR_MONTHS = 12  # the rolling average: the month and the 11 calendar months before it
 Residents = dict[tuple[int, str, str], int | None]  # (aar, niveau, omraade) -> befolkning
@@ -67,19 +74,33 @@ def population_cells(pop: DataFrame, periods: DataFrame) -> DataFrame:
                                "aarsag")
 
 
-def key_figures(published: DataFrame, pop: DataFrame) -> DataFrame:
-    """Per published cell of the rate measures: rate, rank among kommuner, reference rates, changes
-    (``figures_of``), all computed in one task: the cells are bounded by the classification (13 published
-    months x 106 areas x 1,020 dimension cells x 2 measures: 2.8 million at most), and the table is written
-    as one file anyway. A shuffle into a partition per core cost more than it saved, on two cores."""
+def key_figures_files(spark: SparkSession, published: str, path: str, run_id: str, pop: DataFrame) -> DataFrame:
+    """The task that writes ``ydelsesaktivitet_benchmark_noegletal`` at ``path``: it reads the cells of the
+    rate measures from the files of the published table at ``published`` and writes their figures
+    (``figures_of``) as one file, the table's only one; no file for no cells. All cells go to one task: they
+    are bounded by the classification (13 published months x 106 areas x 1,020 dimension cells x 2 measures:
+    2.8 million at most), and a shuffle into a partition per core cost more than it saved, on two cores.
+    One row per file written: its add action."""
+    files = table_files(spark, published)
+    if files is None:
+        raise InputError(f"{published} cannot be read file by file (deletion vectors or column mapping)")
+    sources = [f.location for f in files]
     residents = residents_of(pop)
 
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        batches = [b for b in batches if b.num_rows]
-        if batches:  # else no published cell of a rate measure: no figures
-            yield from figures_of(pa.Table.from_batches(batches), residents).to_batches()
-    cells = published.where(F.col("maal").isin(RATE_MEASURES)).select(*KEYS, "antal", "undertrykt")
-    return cells.coalesce(1).mapInArrow(run, NOEGLETAL_SCHEMA)
+    def task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        if not any(batch.num_rows for batch in batches):
+            return
+        parts = []
+        for source in sources:
+            fs, file = filesystem(source)
+            parts.append(pq.read_table(file, filesystem=fs, columns=[*KEYS, "antal", "undertrykt"],
+                                       read_dictionary=KEYS, filters=pc.field("maal").isin(RATE_MEASURES)))
+        cells = pa.concat_tables(parts).unify_dictionaries().combine_chunks() if parts else None
+        if cells is not None and cells.num_rows:
+            written = write_data_file(path, figures_of(cells, residents), {}, file_tag(run_id, 0), KEYS)
+            yield pa.record_batch([pa.array([written.add_action()], pa.string())], names=["fil"])
+
+    return spark.range(0, 1, 1, 1).mapInArrow(task, "fil string")
 
 
 def residents_of(pop: DataFrame) -> Residents:

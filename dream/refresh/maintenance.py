@@ -22,12 +22,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import pyarrow.fs as pafs
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from dream.errors import ConfigError
-from dream.tables import files_and_bytes, table_path
+from dream.tables import files_and_bytes, filesystem, most_files_in_a_partition, table_path
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +41,8 @@ def compact(spark: SparkSession, warehouse: str, name: str, below_mb: int) -> bo
     if below_mb <= 0:
         return False
     path = table_path(warehouse, name)
-    count, size = files_and_bytes(spark, path)  # from the snapshot the write left: no Spark job
-    if count <= 1 or size / count >= below_mb * 1024 * 1024:
-        return False
-    files = spark.read.format("delta").load(path).inputFiles()  # from the snapshot: no Spark job
-    if len({f.rsplit("/", 1)[0] for f in files}) >= len(files):
+    count, size = files_and_bytes(spark, path)  # from the version's checksum: no Spark job
+    if count <= 1 or size / count >= below_mb * 1024 * 1024 or most_files_in_a_partition(spark, path) <= 1:
         return False
     DeltaTable.forPath(spark, path).optimize().executeCompaction()
     log.info("  compacted %-18s %d -> %d files", name, count, files_and_bytes(spark, path)[0])
@@ -73,9 +70,10 @@ def vacuum(spark: SparkSession, warehouse: str, name: str, retention_hours: int,
 
 def _younger_than(spark: SparkSession, warehouse: str, name: str, hours: int) -> bool:
     """The table's whole history (version 0 on) is younger than ``hours``: no file can have been replaced
-    longer ago, so VACUUM LITE (which deletes only files the log says were replaced) has nothing to do."""
-    first = (DeltaTable.forPath(spark, table_path(warehouse, name)).history()
-             .agg(F.min("version").alias("version"), F.min("timestamp").alias("timestamp")).first())
-    if first.version != 0:
+    longer ago, so VACUUM LITE (which deletes only files the log says were replaced) has nothing to do.
+    Version 0's time is its commit file's, as Delta's history gives it (read without a Spark job)."""
+    fs, root = filesystem(table_path(warehouse, name))
+    first = fs.get_file_info(f"{root}/_delta_log/{0:020d}.json")
+    if first.type == pafs.FileType.NotFound:
         return False  # older commits were cleaned from the log: let VACUUM decide
-    return first.timestamp > dt.datetime.now() - dt.timedelta(hours=hours)
+    return first.mtime > dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=hours)
