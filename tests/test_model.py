@@ -6,12 +6,14 @@ The delivery's last week is 2021-W10 (Monday 8 March 2021), so a week is followe
 
 import datetime as dt
 
+import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from dream.ingest import ingest
 from dream.model.fact import ROWS_PER_PERSON_BUCKET, person_bucket, person_buckets
+from dream.model.keyfigures import COUNTS, NOEGLETAL_ARROW, key_figures_of
 from dream.model.pipeline import build_model
 from tests.wide import pid, write_parquet
 
@@ -125,6 +127,31 @@ def test_statuses_add_up_to_recipients_and_shares_to_one(spark, warehouse):
     for r in load(spark, warehouse, "noegletal").collect():
         assert r.antal_fortsat + r.antal_anden + r.antal_ikke_laengere == r.antal_borgere
         assert abs(r.andel_fortsat + r.andel_anden + r.andel_ikke_laengere - 1) < 1e-9
+
+
+def test_key_figures_of_sum_repeated_cells_and_count_a_kommune_without_region_in_region_null():
+    # Counts of 101 (region 1084) in two rows of the same cell (two tasks' shares), 999 without a region;
+    # week 53 and December of 2020.
+    counts = pa.table({
+        "periodetype": ["uge", "uge", "uge", "maaned"], "aar": pa.array([2020] * 4, pa.int32()),
+        "nummer": pa.array([53, 53, 53, 12], pa.int32()), "kommune": ["101", "101", "999", "101"],
+        "ydelsesgruppe": [KJ_J] * 4, "antal_borgere": [3, 1, 2, 4], "antal_fortsat": [1, 1, 0, 2],
+        "antal_anden": [1, 0, 2, 1], "antal_ikke_laengere": [1, 0, 0, 1]}).cast(pa.schema(
+            [(c, pa.int64()) if c.startswith("antal") else (c, t) for c, t in zip(
+                ["periodetype", "aar", "nummer", "kommune", "ydelsesgruppe", *COUNTS],
+                [pa.string(), pa.int32(), pa.int32(), pa.string(), pa.string()] + [pa.int64()] * 4)]))
+    figures = key_figures_of(counts, {"101": "1084"})
+    rows = sorted((tuple(r.values()) for r in figures.to_pylist()), key=str)
+    assert rows == sorted([
+        ("uge", "2020-W53", "kommune", "101", KJ_J, 4, 2, 1, 1, 0.5, 0.25, 0.25),
+        ("uge", "2020-W53", "kommune", "999", KJ_J, 2, 0, 2, 0, 0.0, 1.0, 0.0),
+        ("uge", "2020-W53", "region", "1084", KJ_J, 4, 2, 1, 1, 0.5, 0.25, 0.25),
+        ("uge", "2020-W53", "region", None, KJ_J, 2, 0, 2, 0, 0.0, 1.0, 0.0),
+        ("uge", "2020-W53", "land", "DK", KJ_J, 6, 2, 3, 1, 2 / 6, 3 / 6, 1 / 6),
+        ("maaned", "2020-12", "kommune", "101", KJ_J, 4, 2, 1, 1, 0.5, 0.25, 0.25),
+        ("maaned", "2020-12", "region", "1084", KJ_J, 4, 2, 1, 1, 0.5, 0.25, 0.25),
+        ("maaned", "2020-12", "land", "DK", KJ_J, 4, 2, 1, 1, 0.5, 0.25, 0.25)], key=str)
+    assert figures.schema == NOEGLETAL_ARROW
 
 
 def test_dimensions(spark, warehouse):

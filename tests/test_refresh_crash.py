@@ -26,8 +26,8 @@ KILL_POINTS = [
     (r"committed dsa_borger", 0.0),  # some long tables new, the others old
     (r"committed dsa_y ", 0.3),
     (r"Refresh 2/4: model", 0.0),  # every long table new, the model old
-    (r"wrote fact_dream", 0.5),
-    (r"wrote noegletal", 0.0),
+    (r"committed fact_dream", 0.5),
+    (r"committed noegletal", 0.0),
     (r"Model 6/7|Model built", 1.0),
     (r"Refresh 4/4: publish", 0.0),  # everything new, the delivery not yet recorded
     (r"Refresh of delivery 2026-10 published", 0.0),  # recorded, not yet reported

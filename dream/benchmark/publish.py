@@ -25,11 +25,10 @@ from pyspark.sql import functions as F
 from dream.benchmark.cells import DIMENSIONS, TOTAL
 from dream.disclosure import Dimension, suppress
 from dream.errors import InputError
-from dream.reference.kommuner import UNKNOWN_KOMMUNE, kommuner
+from dream.reference.kommuner import LAND, UNKNOWN_KOMMUNE, kommuner
 from dream.tables import file_tag, filesystem, table_files, write_data_file
 
 UNKNOWN_REGION = "Uoplyst"  # residence "000": a region of its own, so the land total holds everybody
-LAND = "DK"
 LEVELS = ("kommune", "region", "land")
 THRESHOLD = 5
 KEYS = ["periode", "niveau", "omraade", *DIMENSIONS, "maal"]

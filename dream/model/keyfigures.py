@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
 
 from dream.model.buckets import days, encoded, map_buckets, numbers
 from dream.model.buckets import take as take_text
-from dream.model.weeks import week_label
 from dream.reference.codes import blank_group, key_figure_groups, recipient_status, selected_groups
+from dream.reference.kommuner import LAND
 
 NOEGLETAL_COLUMNS = ["periodetype", "periode", "niveau", "omraade", "ydelsesgruppe", "antal_borgere",
                      "antal_fortsat", "antal_anden", "antal_ikke_laengere",
@@ -99,37 +99,59 @@ def _counted(year: np.ndarray, period: np.ndarray, kommune: np.ndarray, group: n
     return [(cells >> 32) // 64, (cells >> 32) % 64, (cells >> 8) & 0xFFFFFF, cells & 0xFF], counts
 
 
-def _shares(counted: DataFrame, area: Column, level: str, period_type: str) -> DataFrame:
-    return counted.select(
-        F.lit(period_type).alias("periodetype"), "periode", F.lit(level).alias("niveau"), area.alias("omraade"),
-        "ydelsesgruppe", "antal_borgere", "antal_fortsat", "antal_anden", "antal_ikke_laengere",
-        *[(F.col(f"antal_{k}") / F.col("antal_borgere")).alias(f"andel_{k}")
-          for k in ("fortsat", "anden", "ikke_laengere")])
+NOEGLETAL_ARROW = pa.schema([*[(c, pa.string()) for c in NOEGLETAL_COLUMNS[:5]], *[(c, pa.int64()) for c in COUNTS],
+                             *[(c, pa.float64()) for c in NOEGLETAL_COLUMNS[9:]]])
+NOEGLETAL_PARTITIONS = ["periodetype"]
+NOEGLETAL_STATS = ["periode", "niveau", "omraade", "ydelsesgruppe"]
+_CELL = ["periodetype", "aar", "nummer"]  # with an area and the group: a cell of counts
 
 
-def with_levels(municipal: DataFrame, dim_kommune: DataFrame, period_type: str) -> DataFrame:
-    """Municipality, region and country cells of one grain from the municipality counts (with ``periode``):
-    regions and the country sum those (small) cells."""
-    municipal = municipal.join(F.broadcast(dim_kommune.select("kommune", "region")), "kommune", "left")
+def key_figures_of(counts: pa.Table, regions: dict[str, str | None]) -> pa.Table:
+    """``noegletal`` (``NOEGLETAL_ARROW``) from municipality counts (``COUNT_SCHEMA``; a cell may come in
+    several rows, which are summed): the municipality cells, and per region (``regions``: kommune -> region;
+    a kommune without one counts for the region NULL) and for the country ("DK") the sums of those (small)
+    cells; ``periode`` labelled 'YYYY-Www' per week, 'YYYY-MM' per month; the shares of ``antal_borgere``."""
+    municipal = _summed(counts, [*_CELL, "kommune", "ydelsesgruppe"])
+    kommune = municipal.column("kommune").combine_chunks()
+    distinct = pc.unique(kommune)
+    region = pa.array([regions.get(k) for k in distinct.to_pylist()], pa.string()).take(pc.index_in(kommune, distinct))
+    municipal = municipal.append_column("region", region)
+    levels = [(municipal, "kommune", "kommune"),
+              (_summed(municipal, [*_CELL, "region", "ydelsesgruppe"]), "region", "region"),
+              (_summed(municipal, [*_CELL, "ydelsesgruppe"]), "land", None)]
+    parts = [pa.table({**{c: cells.column(c) for c in _CELL}, "niveau": pa.array([level] * cells.num_rows, pa.string()),
+                       "omraade": cells.column(area) if area else pa.array([LAND] * cells.num_rows, pa.string()),
+                       "ydelsesgruppe": cells.column("ydelsesgruppe"), **{c: cells.column(c) for c in COUNTS}})
+             for cells, level, area in levels]
+    cells = pa.concat_tables(parts).combine_chunks()
+    recipients = cells.column("antal_borgere").to_numpy().astype(np.float64)
+    return pa.table({"periodetype": cells.column("periodetype"), "periode": _period_labels(cells),
+                     **{c: cells.column(c) for c in ["niveau", "omraade", "ydelsesgruppe", *COUNTS]},
+                     **{f"andel_{k}": pa.array(cells.column(f"antal_{k}").to_numpy() / recipients)
+                        for k in ("fortsat", "anden", "ikke_laengere")}}).cast(NOEGLETAL_ARROW)
 
-    def summed(area: Column) -> DataFrame:
-        return (municipal.groupBy("periode", area.alias("area"), "ydelsesgruppe")
-                .agg(*[F.sum(c).alias(c) for c in COUNTS]))
 
-    return (_shares(municipal, F.col("kommune"), "kommune", period_type)
-            .unionByName(_shares(summed(F.col("region")), F.col("area"), "region", period_type))
-            .unionByName(_shares(summed(F.lit("DK")), F.col("area"), "land", period_type)))
+def _summed(counts: pa.Table, keys: list[str]) -> pa.Table:
+    """The ``COUNTS`` summed per distinct ``keys`` (null a key of its own)."""
+    summed = counts.group_by(keys).aggregate([(c, "sum") for c in COUNTS])
+    return pa.table({**{k: summed.column(k) for k in keys}, **{c: summed.column(f"{c}_sum") for c in COUNTS}})
 
 
-def build_key_figures(spark: SparkSession, overgang: str, dim_kommune: DataFrame) -> DataFrame:
+def _period_labels(cells: pa.Table) -> pa.DictionaryArray:
+    """'YYYY-Www' (``week_label``) of a week's cell, 'YYYY-MM' of a month's: one label per distinct period."""
+    weekly = pc.equal(cells.column("periodetype"), "uge").to_numpy(zero_copy_only=False)
+    year, number = (cells.column(c).to_numpy().astype(np.int64) for c in ("aar", "nummer"))
+    distinct, index = np.unique((year * 100 + number) * 2 + weekly, return_inverse=True)
+    labels = [f"{k // 200}-W{k // 2 % 100:02d}" if k % 2 else f"{k // 200}-{k // 2 % 100:02d}"
+              for k in distinct.tolist()]
+    return pa.DictionaryArray.from_arrays(pa.array(index.astype(np.int32)), pa.array(labels, pa.string()))
+
+
+def build_key_figures(spark: SparkSession, overgang: str, dim_kommune: DataFrame) -> pa.Table:
     """``noegletal`` of the ``overgang_52`` table at ``overgang``: its rows are counted with numpy one year
     per Spark task (read from that year's files; a table without the year partitioning is shuffled by
-    person instead), the tasks' counts summed per municipality and period, then labelled."""
-    counts = map_buckets(spark, overgang, INPUT_COLUMNS, key_figure_counts_of, COUNT_SCHEMA, by="aar")
-    municipal = counts.groupBy("periodetype", "aar", "nummer", "kommune", "ydelsesgruppe").agg(
-        *[F.sum(c).alias(c) for c in COUNTS]).localCheckpoint()  # small; read for both grains, three times each
-    labels = {"uge": week_label(F.col("aar"), F.col("nummer")),
-              "maaned": F.format_string("%d-%02d", F.col("aar"), F.col("nummer"))}  # as month_label: 'YYYY-MM'
-    levels = [with_levels(municipal.where(F.col("periodetype") == grain).withColumn("periode", label),
-                          dim_kommune, grain) for grain, label in labels.items()]
-    return levels[0].unionByName(levels[1]).select(*NOEGLETAL_COLUMNS)
+    person instead); the counts (municipality cells: bounded by weeks x municipalities x groups, not by
+    persons) are collected and summed, labelled and given their regions on the driver (``key_figures_of``)."""
+    counts = map_buckets(spark, overgang, INPUT_COLUMNS, key_figure_counts_of, COUNT_SCHEMA, by="aar").toArrow()
+    regions = {row.kommune: row.region for row in dim_kommune.select("kommune", "region").collect()}  # 99 rows
+    return key_figures_of(counts, regions)

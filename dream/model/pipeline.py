@@ -16,11 +16,11 @@ from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, check_window
 from dream.measures.pipeline import build_measures
 from dream.model.dimensions import dim_kommune, dim_modtagerstatus, dim_tid, dim_ydelse, dim_ydelsesgruppe
 from dream.model.fact import person_buckets, write_fact
-from dream.model.keyfigures import build_key_figures
+from dream.model.keyfigures import NOEGLETAL_ARROW, NOEGLETAL_PARTITIONS, NOEGLETAL_STATS, build_key_figures
 from dream.model.spells import delivered_span, write_spell_tables
 from dream.model.transitions import write_transitions_from_table
 from dream.model.visitation import build_visitation_spells, check_events
-from dream.tables import rows_written, table_path, write_table
+from dream.tables import rows_written, table_path, write_arrow, write_table
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
 
     log.info("Model 4/7: noegletal")
     key_figures = build_key_figures(spark, table_path(warehouse, "overgang_52"), read("dim_kommune"))
-    versions["noegletal"] = write_table(key_figures.coalesce(4), warehouse, "noegletal", ["periodetype"])
+    versions["noegletal"] = write_arrow(spark, table_path(warehouse, "noegletal"), key_figures, NOEGLETAL_ARROW,
+                                        NOEGLETAL_PARTITIONS, NOEGLETAL_STATS)
 
     log.info("Model 5/7: spells (fact_forloeb_maaned, fact_forloeb, fact_ydelsesperiode, fact_aktivering)")
     versions.update(build_spell_tables(spark, warehouse))

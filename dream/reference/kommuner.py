@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 UNKNOWN_KOMMUNE = "000"  # residence not known that week: its own partition value, never dropped
+LAND = "DK"  # the whole country as an area (niveau "land")
 
 
 @dataclass(frozen=True)
