@@ -11,11 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+import pyarrow as pa
 import pytest
 from chispa import assert_approx_df_equality, assert_df_equality
 from pyspark.sql import functions as F
 
 from dream.errors import ConfigError
+from dream.measures.duration import duration_counts_of
 from dream.measures.pipeline import build_measures, read_population
 from dream.measures.public_support import build_public_support
 from dream.model.spells import spell_months
@@ -90,6 +92,18 @@ def test_duration_intervals_of_skema_1_in_days(spark, warehouse):
     expected = spark.createDataFrame([  # M1, M3, M4: 364 days; M2: 357 days
         (KJ_J, "maaned", "11 måneder", 4), (KJ_J, "sum", "Under 12 måneder", 4)], schema)
     assert_df_equality(december.select(*expected.columns), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_duration_counts_at_interval_bounds_with_null_days_and_null_kommune():
+    # 364 days: under 12 months; 365: 12 months and more and 1-2 years; 3650: 10 years and more; no days
+    # (NULL): in no interval; a NULL kommune is a cell of its own.
+    rows = pa.table({"periode": ["2020-01"] * 5, "kommune": ["101", "101", "101", None, "101"],
+                     "ydelsesgruppe": [KJ_J] * 5, "dage": pa.array([364, 365, 3650, 365, None], pa.int32())})
+    counts = duration_counts_of(rows)
+    got = sorted(((r["kommune"], r["sortering"], r["antal_personer"]) for r in counts.to_pylist()), key=str)
+    assert got == sorted([("101", 12, 1), ("101", 14, 1),  # 364: "11 måneder", "Under 12 måneder"
+                          ("101", 13, 2), ("101", 15, 2), ("101", 16, 1), ("101", 19, 1),  # 365 and 3650
+                          (None, 13, 1), (None, 15, 1), (None, 16, 1)], key=str)
 
 
 def test_passive_share_counts_only_12_months_and_looks_52_weeks_back(spark, warehouse):

@@ -11,12 +11,12 @@ from pyspark.sql import DataFrame, SparkSession
 
 from dream.errors import InputError
 from dream.measures.benefit_share import DEFAULT_WINDOW_WEEKS, benefit_share_from_table, check_window
-from dream.measures.duration import build_duration, intervals_frame
+from dream.measures.duration import VARIGHED_ARROW, VARIGHED_STATS, build_duration
 from dream.measures.passive import build_passive_share
 from dream.measures.progression import progression_from_table
 from dream.measures.public_support import POPULATION_COLUMNS, public_support_from_table
 from dream.model.spells import delivered_span
-from dream.tables import table_path, write_table
+from dream.tables import table_path, write_arrow, write_table
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,6 @@ def build_measures(spark: SparkSession, warehouse: str, *, window_weeks: int = D
     dim_tid, months = read("dim_tid"), read("fact_forloeb_maaned")
     span, fact_table = delivered_span(dim_tid), table_path(warehouse, "fact_dream")  # read by person bucket
     tables = {
-        "maaling_varighed": build_duration(months, intervals_frame(spark)),
         "maaling_passivandel": build_passive_share(months),
         "maaling_offentlig_forsoergelse": public_support_from_table(spark, fact_table, dim_tid,
                                                                     read_population(spark, warehouse)),
@@ -61,6 +60,9 @@ def build_measures(spark: SparkSession, warehouse: str, *, window_weeks: int = D
         "maaling_andel_paa_ydelse": benefit_share_from_table(spark, fact_table, dim_tid, span.first_monday,
                                                              window_weeks),
     }
-    versions = {name: write_table(df.coalesce(1), warehouse, name, []) for name, df in tables.items()}
+    duration = build_duration(spark, table_path(warehouse, "fact_forloeb_maaned"))  # counted with numpy
+    versions = {"maaling_varighed": write_arrow(spark, table_path(warehouse, "maaling_varighed"), duration,
+                                                VARIGHED_ARROW, [], VARIGHED_STATS)}
+    versions.update({name: write_table(df.coalesce(1), warehouse, name, []) for name, df in tables.items()})
     log.info("Measures built in %.1f s", time.monotonic() - started)
     return versions
