@@ -467,20 +467,30 @@ _PACKING_TASK = 90_000  # file_tag numbers of the packed files, after every writ
 
 
 def write_arrow(spark: SparkSession, path: str, data: pa.Table, schema: pa.Schema, partitions: list[str],
-                stats_columns: list[str]) -> int:
+                stats_columns: list[str] | None) -> int:
     """A table of counts, small enough for the driver, written by the driver with pyarrow: one file per
     partition (``write_partitioned``) made the table's new version in one commit (``commit_files``,
     overwrite). Spark's writer takes every row through the JVM and its statistics: seconds for a few hundred
-    thousand rows. A file the commit does not take is deleted. Returns the new version."""
+    thousand rows. ``stats_columns``: the columns the files get Delta statistics of (None: none, and no
+    table setting). A file the commit does not take is deleted. Returns the new version."""
     run_id = uuid.uuid4().hex[:12]
     committed: set[str] = set()
     try:
-        files = write_partitioned(path, data, partitions, file_tag(run_id, 0), stats_columns)
+        files = write_partitioned(path, data, partitions, file_tag(run_id, 0), stats_columns or [])
         version = commit_files(spark, path, schema, partitions, files, stats_columns)
         committed = {f.path for f in files}
     finally:
         remove_uncommitted(path, run_tag(run_id), committed)
     return version
+
+
+def write_collected(df: DataFrame, warehouse: str, name: str) -> int:
+    """A small unpartitioned table (reference dimensions, a summary, the population file: thousands of rows)
+    collected to the driver (``toArrow``) and written there by ``write_arrow`` as one file: no Spark write job
+    (about a second each). Returns the new version."""
+    data = df.toArrow()
+    schema = pa.schema([field.with_nullable(True) for field in data.schema])  # as Spark's writer leaves them
+    return write_arrow(df.sparkSession, table_path(warehouse, name), data.cast(schema), schema, [], None)
 
 
 def write_files(spark: SparkSession, path: str, schema: pa.Schema, partitions: list[str], stats_columns: list[str],

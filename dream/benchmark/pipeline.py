@@ -16,7 +16,7 @@ from dream.benchmark.publish import (
 )
 from dream.benchmark.rates import NOEGLETAL_ARROW, key_figures_files, population, population_cells
 from dream.errors import InputError
-from dream.tables import table_path, write_files, write_table
+from dream.tables import table_path, write_collected, write_files
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
                                   lambda run_id: published_files(spark, confidential, published, run_id))
     confidential = _read(spark, warehouse, CONFIDENTIAL)
     summary = suppression_summary(confidential)
-    versions[SUMMARY] = write_table(summary.coalesce(1), warehouse, SUMMARY, [])
+    versions[SUMMARY] = write_collected(summary, warehouse, SUMMARY)
     for row in _read(spark, warehouse, SUMMARY).orderBy("periode", "maal").collect():  # periods x 4 rows
         log.info("  %s %-26s %5d cells, %4d suppressed (%d primary, %d secondary, %d carried over)",
                  row.periode, row.maal, row.celler, row.undertrykte, row.primaere, row.sekundaere, row.overfoerte)

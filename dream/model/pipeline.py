@@ -20,7 +20,7 @@ from dream.model.keyfigures import NOEGLETAL_ARROW, NOEGLETAL_PARTITIONS, NOEGLE
 from dream.model.spells import delivered_span, write_spell_tables
 from dream.model.transitions import write_transitions_from_table
 from dream.model.visitation import build_visitation_spells, check_events
-from dream.tables import rows_written, table_path, write_arrow, write_table
+from dream.tables import rows_written, table_path, write_arrow, write_collected, write_table
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def build_model(spark: SparkSession, warehouse: str, *, measures: bool = True,
     dims = {"dim_tid": dim_tid(weeks), "dim_kommune": dim_kommune(spark), "dim_ydelse": dim_ydelse(spark),
             "dim_ydelsesgruppe": dim_ydelsesgruppe(spark), "dim_modtagerstatus": dim_modtagerstatus(spark)}
     for name, df in dims.items():
-        versions[name] = write_table(df.coalesce(1), warehouse, name, [])
+        versions[name] = write_collected(df, warehouse, name)
 
     log.info("Model 2/7: fact_dream")
     buckets = person_buckets(max(rows_written(spark, warehouse, "dsa_y"), 0))  # the ingest's count: no scan

@@ -40,7 +40,7 @@ from dream.benchmark.pipeline import CONFIDENTIAL
 from dream.refresh.runlog import (
     FAILED, PUBLISHED, RUN_LOG, UNCHANGED, RunRecord, last_published, last_published_before, record_run,
 )
-from dream.tables import current_version, roll_back, write_table
+from dream.tables import current_version, roll_back, write_collected
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ def _publish(spark: SparkSession, source: str, warehouse: str, config: Config, i
             log.warning("No population file (%s_befolkning.parquet beside the delivery, or --population): the "
                         "measures and benchmark run without the 16-66 population", Path(info.source).stem)
         else:
-            ingested.versions[POPULATION] = write_table(read_population(spark, population), warehouse, POPULATION, [])
+            ingested.versions[POPULATION] = write_collected(read_population(spark, population), warehouse, POPULATION)
         log.info("Refresh 2/4: model (history from %d)", record.historik_fra_aar)
         modelled = build_model(spark, warehouse, first_year=record.historik_fra_aar,
                                benchmark_previous=benchmark_previous,
