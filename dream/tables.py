@@ -33,6 +33,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from dream.errors import InputError
+
 log = logging.getLogger(__name__)
 
 STATS_STRING_LIMIT = 32  # Delta keeps string statistics to this many characters; longer ones are left out here
@@ -168,6 +170,23 @@ def most_files_in_a_partition(spark: SparkSession, path: str) -> int:
     partition when it is not partitioned); 0 for a table without files."""
     counts = Counter(json.dumps(add["partitionValues"], sort_keys=True) for add in _add_actions(_snapshot(spark, path)))
     return max(counts.values(), default=0)
+
+
+def read_files(spark: SparkSession, path: str, columns: list[str]) -> pa.Table:
+    """``columns`` (none a partition column) of every current file of the Delta table at ``path``, read on
+    the driver with pyarrow: for a small table (thousands to a few million rows of cells)."""
+    files = table_files(spark, path)
+    if files is None:
+        raise InputError(f"{path} cannot be read file by file (deletion vectors or column mapping)")
+    parts = []
+    for file in files:
+        fs, location = filesystem(file.location)
+        parts.append(pq.read_table(location, filesystem=fs, columns=columns))
+    if parts:
+        return pa.concat_tables(parts)
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(spark.read.format("delta").load(path).select(*columns).schema).empty_table()
 
 
 def files_by_partition(spark: SparkSession, path: str, column: str) -> dict[str, list[tuple[str, dict]]] | None:

@@ -102,6 +102,6 @@ def inner_cells(months: DataFrame, spells: DataFrame) -> DataFrame:
     """The nonzero inner cells of the three person measures from the person months (``person_months_of``) and
     the activation spells, long: periode, maal, kommune, the dimensions, antal and personer. A cell's
     activated persons are its recipients when its ``aktivering`` is an activation: one count for both."""
-    recipients = _count(months, RECIPIENTS)
+    recipients = _count(months, RECIPIENTS).localCheckpoint()  # small; counted once for both measures
     activated = recipients.where(F.col("aktivering") != NOT_ACTIVATED).withColumn("maal", F.lit(ACTIVATED))
     return recipients.unionByName(activated).unionByName(spell_cells(spells, months)).select(*INNER_COLUMNS)

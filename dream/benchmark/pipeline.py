@@ -11,12 +11,12 @@ from pyspark.sql import functions as F
 
 from dream.benchmark.cells import inner_cells, person_months_from_table
 from dream.benchmark.publish import (
-    CONFIDENTIAL_ARROW, KEYS, PREVIOUS_SCHEMA, PUBLISHED_ARROW, confidential_files, published_files,
+    CONFIDENTIAL_ARROW, KEYS, PREVIOUS_SCHEMA, PUBLISHED_ARROW, SUMMARY_ARROW, confidential_files, published_files,
     suppression_summary,
 )
 from dream.benchmark.rates import NOEGLETAL_ARROW, key_figures_files, population, population_cells
 from dream.errors import InputError
-from dream.tables import table_path, write_collected, write_files
+from dream.tables import read_files, table_path, write_arrow, write_files
 
 log = logging.getLogger(__name__)
 
@@ -91,12 +91,11 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
         lambda run_id: confidential_files(spark, confidential, run_id, inner, previous, population_rows))}
     versions[TABLE] = write_files(spark, published, PUBLISHED_ARROW, [], KEYS,
                                   lambda run_id: published_files(spark, confidential, published, run_id))
-    confidential = _read(spark, warehouse, CONFIDENTIAL)
-    summary = suppression_summary(confidential)
-    versions[SUMMARY] = write_collected(summary, warehouse, SUMMARY)
-    for row in _read(spark, warehouse, SUMMARY).orderBy("periode", "maal").collect():  # periods x 4 rows
-        log.info("  %s %-26s %5d cells, %4d suppressed (%d primary, %d secondary, %d carried over)",
-                 row.periode, row.maal, row.celler, row.undertrykte, row.primaere, row.sekundaere, row.overfoerte)
+    summary = suppression_summary(read_files(spark, confidential, ["periode", "maal", "undertrykt", "aarsag"]))
+    versions[SUMMARY] = write_arrow(spark, table_path(warehouse, SUMMARY), summary, SUMMARY_ARROW, [], None)
+    for row in summary.to_pylist():  # periods x 4 rows
+        log.info("  %s %-26s %5d cells, %4d suppressed (%d primary, %d secondary, %d carried over)", row["periode"],
+                 row["maal"], row["celler"], row["undertrykte"], row["primaere"], row["sekundaere"], row["overfoerte"])
     if pop is None:
         pop = population(spark.createDataFrame([], "kommune string, aar int, alder int, antal long"))
     figures = table_path(warehouse, KEY_FIGURES)

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from dream.benchmark.cells import DIMENSIONS, TOTAL
 from dream.disclosure import Dimension, suppress
@@ -136,14 +136,24 @@ def published_files(spark: SparkSession, confidential: str, path: str, run_id: s
     return spark.range(0, len(sources), 1, max(len(sources), 1)).mapInArrow(task, "fil string")
 
 
-def suppression_summary(confidential: DataFrame) -> DataFrame:
-    """Per periode and maal: cells, suppressed cells, and how many for each reason."""
-    def n(condition):
-        return F.count(F.when(condition, 1)).cast("long")
+SUMMARY_COUNTS = ["celler", "undertrykte", "primaere", "sekundaere", "overfoerte"]
+SUMMARY_ARROW = pa.schema([("periode", pa.string()), ("maal", pa.string()), *[(c, pa.int64()) for c in SUMMARY_COUNTS]])
 
-    reason = F.col("aarsag")
-    return (confidential.groupBy("periode", "maal")
-            .agg(F.count(F.lit(1)).cast("long").alias("celler"), n(F.col("undertrykt")).alias("undertrykte"),
-                 n(reason == "primær").alias("primaere"), n(reason == "sekundær").alias("sekundaere"),
-                 n(reason == "overført").alias("overfoerte"))
-            .select("periode", "maal", "celler", "undertrykte", "primaere", "sekundaere", "overfoerte"))
+
+def suppression_summary(confidential: pa.Table) -> pa.Table:
+    """Per periode and maal of the confidential cells (``periode``, ``maal``, ``undertrykt``, ``aarsag``):
+    cells, suppressed cells, and how many for each reason; sorted by periode and maal."""
+    def flag(condition: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.fill_null(condition, False).cast(pa.int64())
+
+    reason = confidential.column("aarsag")
+    counted = pa.table({"periode": confidential.column("periode"), "maal": confidential.column("maal"),
+                        "celler": pa.array(np.ones(confidential.num_rows, np.int64)),
+                        "undertrykte": flag(confidential.column("undertrykt")),
+                        "primaere": flag(pc.equal(reason, "primær")),
+                        "sekundaere": flag(pc.equal(reason, "sekundær")),
+                        "overfoerte": flag(pc.equal(reason, "overført"))})
+    summed = counted.group_by(["periode", "maal"]).aggregate([(c, "sum") for c in SUMMARY_COUNTS])
+    summary = pa.table({**{c: summed.column(c) for c in ("periode", "maal")},
+                        **{c: summed.column(f"{c}_sum") for c in SUMMARY_COUNTS}}).cast(SUMMARY_ARROW)
+    return summary.sort_by([("periode", "ascending"), ("maal", "ascending")])
