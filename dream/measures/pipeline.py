@@ -63,6 +63,8 @@ def build_measures(spark: SparkSession, warehouse: str, *, window_weeks: int = D
     duration = build_duration(spark, table_path(warehouse, "fact_forloeb_maaned"))  # counted with numpy
     versions = {"maaling_varighed": write_arrow(spark, table_path(warehouse, "maaling_varighed"), duration,
                                                 VARIGHED_ARROW, [], VARIGHED_STATS)}
-    versions.update({name: write_table(df.coalesce(1), warehouse, name, []) for name, df in tables.items()})
+    # One file each, written by one task after a shuffle: coalesce(1) would also run their final aggregation
+    # in that one task, on one core.
+    versions.update({name: write_table(df.repartition(1), warehouse, name, []) for name, df in tables.items()})
     log.info("Measures built in %.1f s", time.monotonic() - started)
     return versions
