@@ -5,16 +5,19 @@ The delivery's last week is 2021-W10 (Monday 8 March 2021), so a week is followe
 """
 
 import datetime as dt
+import threading
 
 import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from dream.errors import InputError
 from dream.ingest import ingest
 from dream.model.fact import ROWS_PER_PERSON_BUCKET, person_bucket, person_buckets
 from dream.model.keyfigures import COUNTS, NOEGLETAL_ARROW, key_figures_of
 from dream.model.pipeline import build_model
+from tests.deliveries import copy_warehouse
 from tests.wide import pid, write_parquet
 
 FORTSAT, ANDEN, IKKE = "Modtager fortsat ydelsen", "Modtager anden ydelse", "Modtager ikke længere ydelser"
@@ -152,6 +155,16 @@ def test_key_figures_of_sum_repeated_cells_and_count_a_kommune_without_region_in
         ("maaned", "2020-12", "region", "1084", KJ_J, 4, 2, 1, 1, 0.5, 0.25, 0.25),
         ("maaned", "2020-12", "land", "DK", KJ_J, 4, 2, 1, 1, 0.5, 0.25, 0.25)], key=str)
     assert figures.schema == NOEGLETAL_ARROW
+
+
+def test_an_error_in_the_measures_goes_up_after_the_benchmark_alongside_has_stopped(spark, warehouse, tmp_path):
+    # The benchmark runs in a second thread beside the measures: a population table without its columns
+    # stops the measures; the model waits for the benchmark's thread before the error goes up.
+    copy = copy_warehouse(warehouse, tmp_path / "wh")
+    spark.createDataFrame([("101",)], "kommune string").write.format("delta").save(str(copy / "befolkning"))
+    with pytest.raises(InputError, match="lacks the column"):
+        build_model(spark, str(copy))
+    assert not [t for t in threading.enumerate() if t.name.startswith("ThreadPoolExecutor")]
 
 
 def test_dimensions(spark, warehouse):
