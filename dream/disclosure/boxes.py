@@ -312,7 +312,8 @@ class Boxes:
                 break
             pools = self._pools(d, multi, carriers[d])
             if pools is not None:
-                found = self._search([pools if e == d else c for e, c in enumerate(plain)], d, need)
+                found = self._search([pools if e == d else c for e, c in enumerate(plain)], d, need,
+                                     np.inf if best is None else best[0])
                 if found is not None and (best is None or found[0] < best[0]):
                     best = found
         if self.revised and (best is None or best[0] >= FORCED_COST):
@@ -348,16 +349,17 @@ class Boxes:
                 best = (cost, seen, np.ones(len(seen)), np.inf, float(t.inner_values[m]))
         return best
 
-    def _search(self, choices: list[_Choices], pool_dim: int | None, need: float):
+    def _search(self, choices: list[_Choices], pool_dim: int | None, need: float, below: float = np.inf):
         """The cheapest box among all combinations of the options whose target can grow by ``need``:
         (cost, seen cells, their coefficients, tau up, tau down), or None. The combinations are compared
-        dimension by dimension (``_search_plain``, ``_cheapest_pool``); only the chosen box is listed."""
+        dimension by dimension (``_search_plain``, ``_cheapest_pool``); only the chosen box is listed, and a
+        pooled box only when it costs less than ``below`` (the best box so far: a dearer one is not used)."""
         if pool_dim is None:
             return self._search_plain(choices, need)
-        choice = self._cheapest_pool(choices, pool_dim, need)
-        if choice is None:
+        found = self._cheapest_pool(choices, pool_dim, need)
+        if found is None or found[1] >= below:
             return None
-        return self._pooled_box([c.options[i] for c, i in zip(choices, choice)], pool_dim, need)
+        return self._pooled_box([c.options[i] for c, i in zip(choices, found[0])], pool_dim, need)
 
     def _search_plain(self, choices: list[_Choices], need: float):
         """``_search`` without a pool, dimension by dimension instead of box by box (the same box: the
@@ -387,13 +389,15 @@ class Boxes:
         coef = functools.reduce(np.multiply.outer, [np.array(signs) for _, signs in chosen]).ravel()
         return float(cost[k]), box, coef, float(tau_plus[k]), float(tau_minus[k])
 
-    def _cheapest_pool(self, choices: list[_Choices], pool_dim: int, need: float) -> tuple[int, ...] | None:
+    def _cheapest_pool(self, choices: list[_Choices], pool_dim: int, need: float
+                       ) -> tuple[tuple[int, ...], float] | None:
         """The option per dimension of the box ``_pooled_box`` would be with a pool in ``pool_dim`` (the
         cheapest, then the most room, then the first in C order over the options), computed as in
         ``_search_plain``: the other dimensions are summed (and minimised) first, per label (leaf) of the
         pooled dimension. A partner's room is the smallest value on a negative corner through it: with an
         even number of partners in the other dimensions; the carrier's with an odd number. A partner with
-        no room gets weight 0 and its cells do not see the box, so they cost nothing."""
+        no room gets weight 0 and its cells do not see the box, so they cost nothing. Returns the options and
+        the box's cost, or None."""
         d = pool_dim
         seen, corners = [c.seen for c in choices], [c.corners for c in choices]
         cells = _grid([i.items for i in seen], self.cell_strides)
@@ -421,7 +425,7 @@ class Boxes:
             return None
         cand = np.flatnonzero(ok)
         k = cand[np.lexsort((cand, -tau_plus[cand], cost[cand]))[0]]
-        return tuple(int(i) for i in np.unravel_index(k, [len(c.options) for c in choices]))
+        return tuple(int(i) for i in np.unravel_index(k, [len(c.options) for c in choices])), float(cost[k])
 
     def _pooled_box(self, options: list[_Option], pool_dim: int, need: float):
         """The box of one option per dimension with the pool in ``pool_dim``: (cost, seen cells, their

@@ -17,7 +17,7 @@ How: with numpy on whole persons' weeks, one person bucket of ``fact_dream`` per
 (``dream.model.buckets``; no shuffle): the person's public-support weeks sorted by Monday, the last one L of
 each month, and the count over the window by a binary search. The window ends at the month's last week E
 and no support week of the person lies between L and E (L is the last of the month), so the count over
-[E - W + 1, E] is the count over [E - W + 1, L]. The cells are then summed by Spark.
+[E - W + 1, E] is the count over [E - W + 1, L]. Each task sums its persons per cell; Spark sums the cells.
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ SHARE_LOW, SHARE_HIGH = 76, 100  # per cent: "mellem 76-100 % af perioden"
 MAX_WEEKS_AFTER_LAST = 4  # a month has at most 5 weeks, so its last support week is at most 4 before its end
 SHARE_INPUT = ["person_id", "aar", "maaned", "uge_start", "kommune", "ydelsesgruppe", "alder",
                "offentlig_forsoergelse"]
-PERSON_MONTH_SCHEMA = ("person_id string, periode string, kommune string, ydelsesgruppe string, vindue_start date, "
-                       "vindue_slut date, uger int")
+SHARE_CELL_SCHEMA = ("periode string, kommune string, ydelsesgruppe string, vindue_start date, vindue_slut date, "
+                     "personer long, uger long, personer_76_100 long")
+_CELL_KEYS = ["periode", "kommune", "ydelsesgruppe", "vindue_start", "vindue_slut"]
 ANDEL_COLUMNS = ["periode", "kommune", "ydelsesgruppe", "vindue_uger", "vindue_start", "vindue_slut",
                  "antal_personer", "gns_uger", "gns_andel", "antal_76_100", "andel_76_100"]
 
@@ -70,17 +71,17 @@ def windows_by_month(dim_tid: DataFrame, window_weeks: int,
             for r in month_windows(dim_tid, window_weeks, first_monday).collect()}
 
 
-def person_months(fact: DataFrame, dim_tid: DataFrame, window_weeks: int, first_monday: dt.date) -> DataFrame:
-    """One row per person and month with a public-support week: the weeks on support in the window. From
-    any DataFrame of weeks, shuffled by person."""
-    counted = functools.partial(counted_months, windows=windows_by_month(dim_tid, window_weeks, first_monday))
-    return map_persons(fact.select(*SHARE_INPUT), counted, PERSON_MONTH_SCHEMA)
+def share_cells(fact: DataFrame, dim_tid: DataFrame, window_weeks: int, first_monday: dt.date) -> DataFrame:
+    """``counted_cells`` of any DataFrame of weeks, shuffled by person."""
+    counted = functools.partial(counted_cells, windows=windows_by_month(dim_tid, window_weeks, first_monday),
+                                window_weeks=window_weeks)
+    return map_persons(fact.select(*SHARE_INPUT), counted, SHARE_CELL_SCHEMA)
 
 
 def counted_months(weeks: pa.Table, windows: dict[str, tuple[dt.date, dt.date]]) -> pa.Table | None:
-    """``person_months`` of whole persons' weeks (``SHARE_INPUT``): the person's last public-support week of
-    each month (the month of its Thursday: ``maaned`` of the ISO year ``aar``) at working age, in a month
-    with a whole window, and the person's support weeks from the window's start up to that week."""
+    """One row per person and month of whole persons' weeks (``SHARE_INPUT``): the person's last public-support
+    week of each month (the month of its Thursday: ``maaned`` of the ISO year ``aar``) at working age, in a
+    month with a whole window, and the person's support weeks from the window's start up to that week."""
     weeks = weeks.filter(pc.fill_null(weeks.column("offentlig_forsoergelse"), False))
     if not weeks.num_rows:
         return None
@@ -111,13 +112,31 @@ def counted_months(weeks: pa.Table, windows: dict[str, tuple[dt.date, dt.date]])
     })
 
 
-def summarise(rows: DataFrame, window_weeks: int) -> DataFrame:
-    """Per cell, for each group and for all groups at once (one grouping-sets aggregate, one pass)."""
+def counted_cells(weeks: pa.Table, windows: dict[str, tuple[dt.date, dt.date]], window_weeks: int) -> pa.Table | None:
+    """``counted_months`` summed per cell (month, municipality, group, window) of these persons: the persons,
+    their weeks in the window, and the persons with a share of 76-100 %. Whole persons' weeks, so the cells
+    of several such tables add up; only these counts, not a row per person and month, go on to Spark."""
+    months = counted_months(weeks, windows)
+    if months is None:
+        return None
+    high = pc.greater_equal(pc.multiply(months.column("uger"), 100), SHARE_LOW * window_weeks)
+    counted = months.select(_CELL_KEYS).append_column("uger", months.column("uger").cast(pa.int64())) \
+        .append_column("hoej", high.cast(pa.int64()))
+    summed = counted.group_by(_CELL_KEYS).aggregate([("uger", "count", pc.CountOptions(mode="all")),
+                                                     ("uger", "sum"), ("hoej", "sum")])
+    return pa.table({**{c: summed.column(c) for c in _CELL_KEYS}, "personer": summed.column("uger_count"),
+                     "uger": summed.column("uger_sum"), "personer_76_100": summed.column("hoej_sum")})
+
+
+def summarise(cells: DataFrame, window_weeks: int) -> DataFrame:
+    """The cells of ``counted_cells`` summed, for each group and for all groups at once (one grouping-sets
+    aggregate, one pass). The average is the summed weeks over the persons, as ``avg`` of the persons' weeks
+    (whole numbers: the sum is exact)."""
     keys = ["periode", "kommune", "vindue_start", "vindue_slut"]
-    high = F.col("uger") * 100 >= SHARE_LOW * window_weeks
-    return (rows.groupingSets([[*keys, "ydelsesgruppe"], keys], *keys, "ydelsesgruppe")
-            .agg(F.count(F.lit(1)).alias("antal_personer"), F.avg("uger").alias("gns_uger"),
-                 (F.avg("uger") / window_weeks).alias("gns_andel"), F.count(F.when(high, 1)).alias("antal_76_100"),
+    average = F.sum("uger").cast("double") / F.sum("personer")
+    return (cells.groupingSets([[*keys, "ydelsesgruppe"], keys], *keys, "ydelsesgruppe")
+            .agg(F.sum("personer").alias("antal_personer"), average.alias("gns_uger"),
+                 (average / window_weeks).alias("gns_andel"), F.sum("personer_76_100").alias("antal_76_100"),
                  (F.grouping("ydelsesgruppe") == 1).alias("i_alt"))
             .withColumn("ydelsesgruppe", group_or_total(F.col("ydelsesgruppe"), F.col("i_alt"))))
 
@@ -125,7 +144,7 @@ def summarise(rows: DataFrame, window_weeks: int) -> DataFrame:
 def build_benefit_share(fact: DataFrame, dim_tid: DataFrame, first_monday: dt.date,
                         window_weeks: int = DEFAULT_WINDOW_WEEKS) -> DataFrame:
     check_window(window_weeks)
-    return _published(summarise(person_months(fact, dim_tid, window_weeks, first_monday), window_weeks),
+    return _published(summarise(share_cells(fact, dim_tid, window_weeks, first_monday), window_weeks),
                       window_weeks)
 
 
@@ -133,9 +152,10 @@ def benefit_share_from_table(spark: SparkSession, fact_table: str, dim_tid: Data
                              window_weeks: int = DEFAULT_WINDOW_WEEKS) -> DataFrame:
     """``build_benefit_share`` of the Delta table at ``fact_table``: one task per person bucket, no shuffle."""
     check_window(window_weeks)
-    counted = functools.partial(counted_months, windows=windows_by_month(dim_tid, window_weeks, first_monday))
-    rows = map_buckets(spark, fact_table, SHARE_INPUT, counted, PERSON_MONTH_SCHEMA)
-    return _published(summarise(rows, window_weeks), window_weeks)
+    counted = functools.partial(counted_cells, windows=windows_by_month(dim_tid, window_weeks, first_monday),
+                                window_weeks=window_weeks)
+    cells = map_buckets(spark, fact_table, SHARE_INPUT, counted, SHARE_CELL_SCHEMA)
+    return _published(summarise(cells, window_weeks), window_weeks)
 
 
 def _published(cells: DataFrame, window_weeks: int) -> DataFrame:
