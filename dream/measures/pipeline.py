@@ -16,7 +16,7 @@ from dream.measures.passive import build_passive_share
 from dream.measures.progression import progression_from_table
 from dream.measures.public_support import POPULATION_COLUMNS, public_support_from_table
 from dream.model.spells import delivered_span
-from dream.tables import table_path, write_arrow, write_table
+from dream.tables import table_path, write_arrow, write_collected
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ def build_measures(spark: SparkSession, warehouse: str, *, window_weeks: int = D
     duration = build_duration(spark, table_path(warehouse, "fact_forloeb_maaned"))  # counted with numpy
     versions = {"maaling_varighed": write_arrow(spark, table_path(warehouse, "maaling_varighed"), duration,
                                                 VARIGHED_ARROW, [], VARIGHED_STATS)}
-    # One file each, written by one task after a shuffle: coalesce(1) would also run their final aggregation
-    # in that one task, on one core.
-    versions.update({name: write_table(df.repartition(1), warehouse, name, []) for name, df in tables.items()})
+    # Aggregates of up to a few hundred thousand rows: collected and written as one file by the driver
+    # (``write_collected``), without a Spark write job and its statistics for each.
+    versions.update({name: write_collected(df, warehouse, name) for name, df in tables.items()})
     log.info("Measures built in %.1f s", time.monotonic() - started)
     return versions
