@@ -505,8 +505,8 @@ def write_arrow(spark: SparkSession, path: str, data: pa.Table, schema: pa.Schem
 
 def write_collected(df: DataFrame, warehouse: str, name: str) -> int:
     """A small unpartitioned table (reference dimensions, a summary, the population file, the measure tables:
-    up to a few hundred thousand rows) collected to the driver (``toArrow``) and written there by ``write_arrow`` as one file: no Spark write job
-    (about a second each). Returns the new version."""
+    up to a few hundred thousand rows) collected to the driver (``toArrow``) and written there by
+    ``write_arrow`` as one file: no Spark write job (about a second each). Returns the new version."""
     data = df.toArrow()
     schema = pa.schema([field.with_nullable(True) for field in data.schema])  # as Spark's writer leaves them
     return write_arrow(df.sparkSession, table_path(warehouse, name), data.cast(schema), schema, [], None)
