@@ -3,14 +3,16 @@ hand-made warehouse of 16 persons in kommuner 101 and 147 (Region Hovedstaden, 1
 
 import datetime as dt
 import shutil
+from operator import itemgetter
 
+import pyarrow as pa
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from dream.benchmark import build_benchmark
 from dream.benchmark.audit import audit_benchmark
-from dream.benchmark.cells import POPULATION
+from dream.benchmark.cells import ACTIVATION_SPELLS, NOT_ACTIVATED, NOT_VISITED, POPULATION, inner_cells_of
 from dream.benchmark.pipeline import CONFIDENTIAL, KEY_FIGURES, SUMMARY, TABLE
 from dream.disclosure import Dimension
 from dream.disclosure.audit import audit
@@ -76,6 +78,28 @@ def test_each_person_once_per_month_in_the_cell_of_the_last_week(spark, built):
         [("kommune", "101", 6), ("kommune", "147", 3), ("kommune", "751", 7), ("region", "1084", 9),
          ("region", "1082", 7), ("land", "DK", 16)], "niveau string, omraade string, antal long")
     assert_df_equality(cells.select("niveau", "omraade", "antal"), expected, ignore_row_order=True)
+
+
+def test_inner_cells_count_spells_in_their_persons_cell_and_their_distinct_persons():
+    # a: two January weeks in 101, active in the first; b and c: 147, not active. Spells: two of a in January
+    # (2 spells, 1 person), one of b; a's February spell has no benefit month, x has no weeks: not counted.
+    weeks = pa.table({
+        "person_id": ["a", "a", "b", "c"], "uge_start": [JAN[0], JAN[1], JAN[0], JAN[2]],
+        "ydelsesgruppe": [DP] * 4, "kommune": ["101", "101", "147", "147"], "visitationskategori": [None] * 4,
+        "aktiv": [True, False, False, False], "aktiveringstype": ["Virksomhedspraktik", None, None, None],
+    })
+    spells = pa.table({"person_id": ["a", "a", "b", "a", "x"],
+                       "periode": ["2024-01", "2024-01", "2024-01", "2024-02", "2024-01"]})
+    got = inner_cells_of(weeks, dt.date(2024, 1, 1), spells).to_pylist()
+    a_cell = {"periode": "2024-01", "kommune": "101", "ydelsesgruppe": DP, "visitationsgruppe": NOT_VISITED,
+              "aktivering": "Virksomhedspraktik"}
+    bc_cell = {**a_cell, "kommune": "147", "aktivering": NOT_ACTIVATED}
+    expected = [{**a_cell, "maal": RECIPIENTS, "antal": 1, "personer": 1},
+                {**bc_cell, "maal": RECIPIENTS, "antal": 2, "personer": 2},
+                {**a_cell, "maal": ACTIVATION_SPELLS, "antal": 2, "personer": 1},
+                {**bc_cell, "maal": ACTIVATION_SPELLS, "antal": 1, "personer": 1}]
+    key = itemgetter("maal", "kommune")
+    assert sorted(got, key=key) == sorted(expected, key=key)
 
 
 def test_small_cell_is_suppressed_and_kept_in_the_confidential_table(spark, built):

@@ -2,12 +2,13 @@
 (kommune x ydelsesgruppe x visitationsgruppe x aktivering), so every margin is an exact sum of persons.
 
 The person months are found with numpy on whole persons' weeks, one person bucket of ``fact_dream`` per
-Spark task (``dream.model.buckets``: no shuffle of the weeks); Spark counts them per cell."""
+Spark task (``dream.model.buckets``: no shuffle of the weeks), and counted per cell in the same task with
+pyarrow, the activation spells too (``inner_cells_of``). A person's months are all in one task, so the
+tasks' counts (distinct persons too) add up; Spark sums them. No row per person leaves the task."""
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 import numpy as np
 import pyarrow as pa
@@ -30,16 +31,6 @@ INNER_COLUMNS = ["periode", "maal", "kommune", *DIMENSIONS, "antal", "personer"]
 
 
 MONTH_INPUT = ["person_id", "uge_start", "ydelsesgruppe", "kommune", "visitationskategori", "aktiv", "aktiveringstype"]
-MONTH_SCHEMA = ("person_id string, periode string, kommune string, ydelsesgruppe string, visitationsgruppe string, "
-                "aktivering string")
-
-
-def person_months_from_table(spark: SparkSession, fact_table: str, start: dt.date) -> DataFrame:
-    """``person_months_of`` the Delta table at ``fact_table`` (``fact_dream``): one task per person bucket,
-    reading only the years from ``start``'s on (a week's ISO year is its Thursday's); a table without person
-    buckets is shuffled by person."""
-    return map_buckets(spark, fact_table, MONTH_INPUT, functools.partial(person_months_of, start=start),
-                       MONTH_SCHEMA, years_from=start.year)
 
 
 def person_months_of(weeks: pa.Table, start: dt.date) -> pa.Table | None:
@@ -81,27 +72,57 @@ def person_months_of(weeks: pa.Table, start: dt.date) -> pa.Table | None:
     })
 
 
-def _count(persons: DataFrame, maal: str) -> DataFrame:
-    n = F.count(F.lit(1)).cast("long")
-    return (persons.groupBy("periode", "kommune", *DIMENSIONS).agg(n.alias("antal"), n.alias("personer"))
-            .withColumn("maal", F.lit(maal)).select(*INNER_COLUMNS))
+CELL_KEYS = ["periode", "kommune", *DIMENSIONS]
+SPELL_MONTHS = pa.schema([("person_id", pa.string()), ("periode", pa.string())])
+COUNTED_SCHEMA = ("periode string, maal string, kommune string, ydelsesgruppe string, visitationsgruppe string, "
+                  "aktivering string, antal long, personer long")
 
 
-def spell_cells(spells: DataFrame, months: DataFrame) -> DataFrame:
-    """Activation spells starting in a month, in the cell their person has that month; ``personer`` the
-    distinct persons behind them (the primary rule looks at those)."""
-    starts = spells.select("person_id", month_label(F.col("start_uge_start")).alias("periode"))
-    joined = starts.join(months, ["person_id", "periode"], "inner")
-    return (joined.groupBy("periode", "kommune", *DIMENSIONS)
-            .agg(F.count(F.lit(1)).cast("long").alias("antal"),
-                 F.countDistinct("person_id").cast("long").alias("personer"))
-            .withColumn("maal", F.lit(ACTIVATION_SPELLS)).select(*INNER_COLUMNS))
+def inner_cells_of(weeks: pa.Table, start: dt.date, spell_months: pa.Table) -> pa.Table | None:
+    """The inner cells of whole persons' weeks (``MONTH_INPUT``): per cell of ``person_months_of``, the
+    recipients (``antal`` = ``personer`` = their person months) and the activation spells starting in the
+    month (``spell_months``: person_id and periode of every spell; a spell counts in the cell its person has
+    that month, and not where the person has no benefit that month): ``antal`` the spells, ``personer`` the
+    distinct persons behind them. Columns as ``COUNTED_SCHEMA``, one row per nonzero cell and measure."""
+    months = person_months_of(weeks, start)
+    if months is None:
+        return None
+    months = months.cast(pa.schema([(name, pa.string()) for name in months.column_names]))
+    recipients = months.group_by(CELL_KEYS).aggregate([([], "count_all")])
+    spells = spell_months.join(months, ["person_id", "periode"], join_type="inner").group_by(CELL_KEYS).aggregate(
+        [([], "count_all"), ("person_id", "count_distinct")])
+    recipients = recipients.append_column("personer", recipients.column("count_all"))
+    return pa.concat_tables([
+        _measure(recipients, RECIPIENTS, "count_all", "personer"),
+        _measure(spells, ACTIVATION_SPELLS, "count_all", "person_id_count_distinct"),
+    ])
 
 
-def inner_cells(months: DataFrame, spells: DataFrame) -> DataFrame:
-    """The nonzero inner cells of the three person measures from the person months (``person_months_of``) and
-    the activation spells, long: periode, maal, kommune, the dimensions, antal and personer. A cell's
-    activated persons are its recipients when its ``aktivering`` is an activation: one count for both."""
-    recipients = _count(months, RECIPIENTS).localCheckpoint()  # small; counted once for both measures
-    activated = recipients.where(F.col("aktivering") != NOT_ACTIVATED).withColumn("maal", F.lit(ACTIVATED))
-    return recipients.unionByName(activated).unionByName(spell_cells(spells, months)).select(*INNER_COLUMNS)
+def _measure(counted: pa.Table, maal: str, antal: str, personer: str) -> pa.Table:
+    return pa.table({
+        "periode": counted.column("periode"), "maal": pa.array([maal] * counted.num_rows, pa.string()),
+        **{key: counted.column(key) for key in CELL_KEYS[1:]},
+        "antal": counted.column(antal).cast(pa.int64()), "personer": counted.column(personer).cast(pa.int64()),
+    })
+
+
+def inner_cells_from_table(spark: SparkSession, fact_table: str, start: dt.date, spells: DataFrame) -> DataFrame:
+    """The nonzero inner cells of the three person measures, long: periode, maal, kommune, the dimensions,
+    antal and personer. ``inner_cells_of`` in one task per person bucket of ``fact_table`` (``fact_dream``),
+    reading only the years from ``start``'s on (a week's ISO year is its Thursday's; a table without person
+    buckets is shuffled by person), with the months of ``spells`` (the activation spells starting from
+    ``start`` on) collected and broadcast; the tasks' counts summed per cell. A cell's activated persons are
+    its recipients when its ``aktivering`` is an activation: one count for both."""
+    spell_months = spells.select("person_id", month_label(F.col("start_uge_start")).alias("periode")).toArrow()
+    shared = spark.sparkContext.broadcast(spell_months.cast(SPELL_MONTHS))
+
+    def counted(weeks: pa.Table) -> pa.Table | None:
+        return inner_cells_of(weeks, start, shared.value)
+
+    cells = (map_buckets(spark, fact_table, MONTH_INPUT, counted, COUNTED_SCHEMA, years_from=start.year)
+             .groupBy("periode", "maal", "kommune", *DIMENSIONS)
+             .agg(F.sum("antal").alias("antal"), F.sum("personer").alias("personer"))
+             .localCheckpoint())  # small; the recipients are counted once for two measures
+    activated = (cells.where((F.col("maal") == RECIPIENTS) & (F.col("aktivering") != NOT_ACTIVATED))
+                 .withColumn("maal", F.lit(ACTIVATED)))
+    return cells.unionByName(activated).select(*INNER_COLUMNS)

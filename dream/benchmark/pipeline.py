@@ -9,7 +9,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from dream.benchmark.cells import inner_cells, person_months_from_table
+from dream.benchmark.cells import inner_cells_from_table
 from dream.benchmark.publish import (
     CONFIDENTIAL_ARROW, KEYS, PREVIOUS_SCHEMA, PUBLISHED_ARROW, SUMMARY_ARROW, confidential_files, published_files,
     suppression_summary,
@@ -72,10 +72,8 @@ def build_benchmark(spark: SparkSession, warehouse: str, previous_version: int |
         raise InputError(f"no fact_dream or fact_aktivering table in {warehouse}: run `dream model` first")
     start = first_published_day(fact, months) or dt.date(1970, 1, 1)  # no weeks: no months, no cells
     spells = spells.where(F.date_add("start_uge_start", 3) >= F.lit(start))
-    # counted twice (cells, spell cells): made once; one row per recipient and month
-    person_months = person_months_from_table(spark, table_path(warehouse, "fact_dream"), start).localCheckpoint()
     previous = previous_release(spark, warehouse, previous_version)
-    inner = inner_cells(person_months, spells).localCheckpoint()  # small; suppressed and counted for the periods
+    inner = inner_cells_from_table(spark, table_path(warehouse, "fact_dream"), start, spells).localCheckpoint()
     befolkning = _read(spark, warehouse, POPULATION_TABLE)
     pop, population_rows = None, None
     if befolkning is None:
