@@ -114,7 +114,7 @@ def fact_rows_of(weeks: pa.Table, values: dict[str, pa.Table | None], persons: p
     n = len(person)
     monday = weeks.column("uge_start").combine_chunks().view(pa.int32()).to_numpy(zero_copy_only=False)
     thursday = monday + 3
-    month = (thursday.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12 + 1).astype(np.int32)
+    month = (date_parts(thursday)[0] % 12 + 1).astype(np.int32)
     quarter = ((month - 1) // 3 + 1).astype(np.int32)
     period = {"kvartal": quarter, "maaned": month, None: np.zeros(n, np.int32)}
 
@@ -192,18 +192,38 @@ def age_on(day: np.ndarray, birth: np.ndarray) -> np.ndarray:
     """Whole years of age on ``day`` for a birth on ``birth`` (days since 1970), as Spark's
     ``floor(months_between(day, birth) / 12)``: whole months, plus the difference of the days of the month
     in 31sts unless the two days are the same day of the month or both a month's last day."""
-    def parts(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        dates = d.astype("datetime64[D]")
-        months = dates.astype("datetime64[M]")
-        day_of_month = (dates - months.astype("datetime64[D]")).astype(np.int64) + 1
-        last = (dates + 1).astype("datetime64[M]") != months
-        return months.astype(np.int64), day_of_month, last
-
-    month_1, day_1, last_1 = parts(day)
-    month_2, day_2, last_2 = parts(birth)
+    month_1, day_1, last_1 = date_parts(day)
+    month_2, day_2, last_2 = date_parts(birth)
     whole = (day_1 == day_2) | (last_1 & last_2)
     thirty_firsts = (month_1 - month_2) * 31 + np.where(whole, 0, day_1 - day_2)
     return np.floor_divide(thirty_firsts, 12 * 31).astype(np.int32)
+
+
+# Days spanned by a column of dates up to which ``date_parts`` works out each day of the span once.
+_DATE_SPAN = 1 << 20
+
+
+def date_parts(day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(months since January 1970, day of the month 1-31, the last day of its month) of each day (days since
+    1970). Numpy's calendar conversions cost ~0.1 s per million values and the days repeat (a year's weeks
+    have ~53 Thursdays, the persons' births span a century), so each day from the smallest to the largest
+    is converted once and looked up."""
+    if not len(day):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
+    low, high = int(day.min()), int(day.max())
+    if high - low >= _DATE_SPAN:
+        return _converted(day)
+    months, day_of_month, last = _converted(np.arange(low, high + 1))
+    at = day.astype(np.int64) - low
+    return months[at], day_of_month[at], last[at]
+
+
+def _converted(day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    dates = day.astype("datetime64[D]")
+    months = dates.astype("datetime64[M]")
+    day_of_month = (dates - months.astype("datetime64[D]")).astype(np.int64) + 1
+    last = (dates + 1).astype("datetime64[M]") != months
+    return months.astype(np.int64), day_of_month, last
 
 
 def _positions(column: pa.ChunkedArray | pa.Array, values: pa.Array) -> np.ndarray:
