@@ -27,7 +27,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, SparkSession
 from pyspark.sql import functions as F
 
-from dream.model.buckets import PERSON_BUCKET, encoded, numbers, read_bucket
+from dream.model.buckets import PERSON_BUCKET, date_parts, encoded, numbers, read_bucket
 from dream.reference.codes import benefit_codes, visitation_categories, visitation_families
 from dream.tables import TableFile, file_tag, table_files, table_path, write_data_file, write_files, \
     write_table
@@ -197,33 +197,6 @@ def age_on(day: np.ndarray, birth: np.ndarray) -> np.ndarray:
     whole = (day_1 == day_2) | (last_1 & last_2)
     thirty_firsts = (month_1 - month_2) * 31 + np.where(whole, 0, day_1 - day_2)
     return np.floor_divide(thirty_firsts, 12 * 31).astype(np.int32)
-
-
-# Days spanned by a column of dates up to which ``date_parts`` works out each day of the span once.
-_DATE_SPAN = 1 << 20
-
-
-def date_parts(day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(months since January 1970, day of the month 1-31, the last day of its month) of each day (days since
-    1970). Numpy's calendar conversions cost ~0.1 s per million values and the days repeat (a year's weeks
-    have ~53 Thursdays, the persons' births span a century), so each day from the smallest to the largest
-    is converted once and looked up."""
-    if not len(day):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
-    low, high = int(day.min()), int(day.max())
-    if high - low >= _DATE_SPAN:
-        return _converted(day)
-    months, day_of_month, last = _converted(np.arange(low, high + 1))
-    at = day.astype(np.int64) - low
-    return months[at], day_of_month[at], last[at]
-
-
-def _converted(day: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    dates = day.astype("datetime64[D]")
-    months = dates.astype("datetime64[M]")
-    day_of_month = (dates - months.astype("datetime64[D]")).astype(np.int64) + 1
-    last = (dates + 1).astype("datetime64[M]") != months
-    return months.astype(np.int64), day_of_month, last
 
 
 def _positions(column: pa.ChunkedArray | pa.Array, values: pa.Array) -> np.ndarray:
