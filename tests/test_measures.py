@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from dream.errors import ConfigError
 from dream.measures.duration import duration_counts_of
 from dream.measures.pipeline import build_measures, read_population
-from dream.measures.public_support import build_public_support
+from dream.measures.public_support import build_public_support, support_cells_of
 from dream.model.spells import spell_months
 from dream.tables import write_table
 from tests.test_spells import KJ_J, SDP, W, on, person, write_delivery
@@ -127,6 +127,24 @@ def test_public_support_full_time_persons_and_share_of_the_16_66_population(spar
     ], "ydelsesgruppe string, ydelsesuger long, uger_i_perioden int, fuldtidspersoner double, antal_personer long, "
        "befolkning_16_66 long, andel_af_befolkning double")
     assert_approx_df_equality(got, expected, 1e-12, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_public_support_cells_of_a_bucket_a_person_in_two_groups_and_a_week_without_municipality():
+    # Thursdays 2, 9 and 16 January 2020. P1 is on two groups in January: one person in the all-groups row.
+    # P2's week has no municipality: a cell of its own (NULL). P3 (67) and P4 (not public support): left out.
+    mondays = [dt.date(2019, 12, 30), dt.date(2020, 1, 6), dt.date(2020, 1, 13)]
+    weeks = pa.table({
+        "person_id": ["P1", "P1", "P2", "P3", "P4"], "uge_start": [mondays[0], mondays[1], mondays[1], mondays[2],
+                                                                   mondays[2]],
+        "kommune": ["101", "101", None, "101", "101"], "ydelsesgruppe": [KJ_J, SDP, KJ_J, KJ_J, KJ_J],
+        "offentlig_forsoergelse": [True, True, True, True, False], "alder": [30, 30, 40, 67, 30],
+    })
+    got = support_cells_of(weeks, TOTAL).cast(pa.schema([
+        ("periode", pa.string()), ("kommune", pa.string()), ("ydelsesgruppe", pa.string()),
+        ("ydelsesuger", pa.int64()), ("antal_personer", pa.int64())])).to_pylist()
+    expected = [("2020-01", "101", KJ_J, 1, 1), ("2020-01", "101", SDP, 1, 1), ("2020-01", "101", TOTAL, 2, 1),
+                ("2020-01", None, KJ_J, 1, 1), ("2020-01", None, TOTAL, 1, 1)]
+    assert sorted((tuple(r.values()) for r in got), key=str) == sorted(expected, key=str)
 
 
 def test_without_a_population_table_the_share_is_null_with_a_warning(spark, warehouse, tmp_path, caplog):

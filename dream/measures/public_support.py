@@ -94,12 +94,19 @@ def support_cells_of(weeks: pa.Table, total: str) -> pa.Table | None:
 
 def _counted(month: np.ndarray, kommune: np.ndarray, group: np.ndarray, person: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The distinct (month, municipality, group) cells (3 x cells), and per cell its rows and its persons."""
-    cells, cell = np.unique((month << 40) | (kommune << 16) | group, return_inverse=True)
-    pairs = np.unique(cell.ravel().astype(np.int64) * (int(person.max()) + 1) + person)
-    rows_per_cell = np.bincount(cell.ravel(), minlength=len(cells))
-    persons_per_cell = np.bincount(pairs // (int(person.max()) + 1), minlength=len(cells))
-    return np.stack([cells >> 40, (cells >> 16) & 0xFFFFFF, cells & 0xFFFF]), rows_per_cell, persons_per_cell
+    """The (month, municipality, group) cells with rows (3 x cells; municipality -1: none), and per cell its
+    rows and its persons. A cell's number counts the months from the first, the municipalities (none first)
+    and the groups: a few hundred thousand numbers at most, so its rows are a ``bincount``; only the distinct
+    (cell, person) pairs need a sort."""
+    first, kommuner, groups = int(month.min()), int(kommune.max()) + 2, int(group.max()) + 1
+    cell = ((month - first) * kommuner + kommune + 1) * groups + group
+    size = (int(month.max()) - first + 1) * kommuner * groups
+    rows_per_cell = np.bincount(cell, minlength=size)
+    persons = int(person.max()) + 1
+    persons_per_cell = np.bincount(np.unique(cell * persons + person) // persons, minlength=size)
+    cells = np.flatnonzero(rows_per_cell)
+    return (np.stack([cells // (kommuner * groups) + first, cells // groups % kommuner - 1, cells % groups]),
+            rows_per_cell[cells], persons_per_cell[cells])
 
 
 def build_public_support(fact: DataFrame, dim_tid: DataFrame, population: DataFrame | None) -> DataFrame:
