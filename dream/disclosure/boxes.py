@@ -122,6 +122,14 @@ class _Incidence:
         self.first = np.array([p[0] for p in self.positions])
         width = max(1, max(len(p) - 1 for p in self.positions))
         self.rest = np.array([p[1:] + [len(items)] * (width + 1 - len(p)) for p in self.positions])
+        self._offsets: dict[int, np.ndarray] = {}
+
+    def offsets(self, stride: int) -> np.ndarray:
+        """``items * stride``: the items' part of a flat index (kept: a dimension's stride does not change)."""
+        found = self._offsets.get(stride)
+        if found is None:
+            found = self._offsets[stride] = self.items * stride
+        return found
 
 
 class _Choices:
@@ -154,6 +162,11 @@ def _rows(lists: list[list[int]], position: dict[int, int]) -> np.ndarray:
 def _grid(items: list[np.ndarray], strides: np.ndarray) -> np.ndarray:
     """The flat index of every combination of the items of each dimension (one axis per dimension)."""
     return functools.reduce(np.add.outer, [i * int(stride) for i, stride in zip(items, strides)])
+
+
+def _incidence_grid(incidences: list[_Incidence], strides: np.ndarray) -> np.ndarray:
+    """``_grid`` of the incidences' items."""
+    return functools.reduce(np.add.outer, [inc.offsets(int(stride)) for inc, stride in zip(incidences, strides)])
 
 
 def _contract(values: np.ndarray, incidences: list[_Incidence], skip: int | None = None) -> np.ndarray:
@@ -199,6 +212,7 @@ class Boxes:
         self.inner = table.inner_values.astype(float)
         # a cell the previous release published with the same value hides nothing: a last resort only
         self.base_cost = np.where(forced_published, FORCED_COST, (1.0 + self.values) * (1.0 + table.cell_depth))
+        self.cost = np.where(self.suppressed, 0.0, self.base_cost)  # of suppressing each cell now (0: it is)
         self.not_in_previous = 0  # boxes of a revised period that do not hold in the previous release
         self.check = None  # cell, increase needed, must move -> bool: a linear program's word, when set
         self.revised = previous_suppressed is not None
@@ -328,6 +342,7 @@ class Boxes:
             raise DisclosureError(f"cell {t.cell_keys()[cell]} cannot be given room to reach the threshold")
         _, seen, coef, tau_plus, tau_minus = best
         self.suppressed[seen] = True
+        self.cost[seen] = 0.0
         up = np.where(coef > 0, tau_plus * coef, tau_minus * -coef)
         self.raise_by[seen] = np.maximum(self.raise_by[seen], up)
         if tau_plus > 0 or tau_minus > 0:
@@ -344,7 +359,7 @@ class Boxes:
         best = None
         for m in under[self.old_published_changed[under]].tolist():
             seen = t.cell_inner_t.indices[t.cell_inner_t.indptr[m]:t.cell_inner_t.indptr[m + 1]]
-            cost = float(np.where(self.suppressed[seen], 0.0, self.base_cost[seen]).sum())
+            cost = float(self.cost[seen].sum())
             if cost < FORCED_COST and (best is None or cost < best[0]):
                 best = (cost, seen, np.ones(len(seen)), np.inf, float(t.inner_values[m]))
         return best
@@ -372,9 +387,9 @@ class Boxes:
         dimensions, as the smallest value over an odd and over an even number of partners so far."""
         options = [c.options for c in choices]
         seen, corners = [c.seen for c in choices], [c.corners for c in choices]
-        cells = _grid([s.items for s in seen], self.cell_strides)
-        inner = _grid([c.items for c in corners], self.inner_strides)
-        cost = _contract(np.where(self.suppressed[cells], 0.0, self.base_cost[cells]), seen).ravel()
+        cells = _incidence_grid(seen, self.cell_strides)
+        inner = _incidence_grid(corners, self.inner_strides)
+        cost = _contract(self.cost[cells], seen).ravel()
         if self.revised:  # seen by a cell the previous release published, or moving a corner it published
             cost += FORCED_COST * _contract(self.old_published[cells].astype(float), seen).ravel()
             cost += FORCED_COST * _contract(self.old_published_changed[inner].astype(float), corners).ravel()
@@ -400,8 +415,8 @@ class Boxes:
         the box's cost, or None."""
         d = pool_dim
         seen, corners = [c.seen for c in choices], [c.corners for c in choices]
-        cells = _grid([i.items for i in seen], self.cell_strides)
-        inner = _grid([i.items for i in corners], self.inner_strides)
+        cells = _incidence_grid(seen, self.cell_strides)
+        inner = _incidence_grid(corners, self.inner_strides)
         plus, members, starts, partners = choices[d].pool
         odd, even = (np.moveaxis(m, d, 0) for m in _corner_minima(self.inner[inner], corners, skip=d))
         room = even[partners]  # per partner, as ``members``
@@ -416,7 +431,7 @@ class Boxes:
             return np.moveaxis(np.tensordot(plus, by_label, axes=(1, 0)) + np.add.reduceat(live, starts, axis=0),
                                0, d).ravel()
 
-        cost = seen_sum(np.where(self.suppressed[cells], 0.0, self.base_cost[cells]))
+        cost = seen_sum(self.cost[cells])
         if self.revised:  # as in _pooled_box
             cost += FORCED_COST * seen_sum(self.old_published[cells].astype(float))
             cost += FORCED_COST * _contract(self.old_published_changed[inner].astype(float), corners).ravel()
@@ -459,7 +474,7 @@ class Boxes:
         coef = (functools.reduce(np.multiply.outer, [np.array(signs) for _, signs in seen]).ravel()
                 * weight[spread(s_member, [len(labels) for labels, _ in seen])])
         live = coef != 0
-        cost = float(np.where(live & ~self.suppressed[cells], self.base_cost[cells], 0.0).sum())
+        cost = float(np.where(live, self.cost[cells], 0.0).sum())
         if self.revised:  # seen by a cell the previous release published, or moving a corner it published
             cost += FORCED_COST * float((live & self.old_published[cells]).sum())
             cost += FORCED_COST * float(self.old_published_changed[corner].sum())
