@@ -123,6 +123,7 @@ def fact_rows_of(weeks: pa.Table, values: dict[str, pa.Table | None], persons: p
         "uge": _take(weeks.column("uge"), None).cast(pa.int32()), "uge_start": pa.array(monday).view(pa.date32()),
         "maaned": pa.array(month), "kvartal": pa.array(quarter),
     }
+    week_keys: dict[str | None, np.ndarray] = {}  # per period column: each week's (person, period) slot
     for spec in VALUES:
         table = values.get(spec.table)
         if table is None or not table.num_rows:
@@ -135,8 +136,9 @@ def fact_rows_of(weeks: pa.Table, values: dict[str, pa.Table | None], persons: p
             keys += numbers(table, spec.period)[found]
         lookup = np.full(len(ids) * spec.slots, -1, np.int64)
         lookup[keys] = found
-        out[spec.column] = _take(table.column(spec.column), lookup[person.astype(np.int64) * spec.slots
-                                                                   + period[spec.period]])
+        if spec.period not in week_keys:
+            week_keys[spec.period] = person.astype(np.int64) * spec.slots + period[spec.period]
+        out[spec.column] = _take(table.column(spec.column), lookup[week_keys[spec.period]])
 
     code, code_values = encoded(weeks.column("ydelseskode"))
     code_row = _positions(code_values, codes.column("ydelseskode").combine_chunks())
