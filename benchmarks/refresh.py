@@ -119,6 +119,9 @@ def report(results: list[Measured]) -> None:
     lines = []
     for name in [*stages, "total (wall)"]:
         seconds = [r.run.seconds if name == "total (wall)" else r.stages.get(name, 0.0) for r in results]
+        if min(seconds) < 1.0:  # the log's clock has whole seconds: a stage that shows 0 at a size has no slope
+            lines.append([name, "-", "-"])
+            continue
         a, b = exponent(sizes, seconds)
         lines.append([name, f"{b:.2f}", f"{a * NATIONAL ** b / 3600:.2f}"])
     print_grid(["stage", "b", "hours at 5M"], lines)
