@@ -123,6 +123,7 @@ def inner_cells_from_table(spark: SparkSession, fact_table: str, start: dt.date,
              .groupBy("periode", "maal", "kommune", *DIMENSIONS)
              .agg(F.sum("antal").alias("antal"), F.sum("personer").alias("personer"))
              .localCheckpoint())  # small; the recipients are counted once for two measures
+    shared.destroy()  # the checkpoint holds the counts: the spells' months are not read again
     activated = (cells.where((F.col("maal") == RECIPIENTS) & (F.col("aktivering") != NOT_ACTIVATED))
                  .withColumn("maal", F.lit(ACTIVATED)))
     return cells.unionByName(activated).select(*INNER_COLUMNS)

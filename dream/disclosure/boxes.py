@@ -212,7 +212,7 @@ class Boxes:
         self.inner = table.inner_values.astype(float)
         # a cell the previous release published with the same value hides nothing: a last resort only
         self.base_cost = np.where(forced_published, FORCED_COST, (1.0 + self.values) * (1.0 + table.cell_depth))
-        self.cost = np.where(self.suppressed, 0.0, self.base_cost)  # of suppressing each cell now (0: it is)
+        self.cost = np.where(self.suppressed, 0.0, self.base_cost)  # suppressing each cell now: 0 once it is
         self.not_in_previous = 0  # boxes of a revised period that do not hold in the previous release
         self.check = None  # cell, increase needed, must move -> bool: a linear program's word, when set
         self.revised = previous_suppressed is not None
